@@ -1,0 +1,48 @@
+"""`chatcli convert`: model directories <-> Hugging Face Llama format (loadable by transformers,
+convertible to GGUF by llama.cpp's convert_hf_to_gguf.py)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chatcli.errors import ChatcliError, cli_errors
+
+convert_app = typer.Typer(help="Convert between chatcli model directories and Hugging Face Llama format.",
+                          no_args_is_help=True)
+
+
+@convert_app.command("to-hf")
+@cli_errors
+def to_hf(model: Annotated[Path, typer.Argument(help="chatcli model directory")],
+          out: Annotated[Path, typer.Argument(help="output directory (HF Llama layout)")]) -> None:
+    """Export a model directory as config.json + model.safetensors + tokenizer.model for transformers."""
+    from chatcli.bundle import load_bundle
+    from model.hf import export_hf
+    b = load_bundle(model)
+    out.mkdir(parents=True, exist_ok=True)
+    export_hf(b.model, out, bos_id=b.tokenizer.bos_id, eos_id=b.tokenizer.eos_id)
+    shutil.copyfile(b.path / "tokenizer.model", out / "tokenizer.model")
+    typer.echo(f"wrote {out}", err=True)
+
+
+@convert_app.command("from-hf")
+@cli_errors
+def from_hf(hf_dir: Annotated[Path, typer.Argument(help="HF Llama directory (safetensors + tokenizer.model)")],
+            out: Annotated[Path, typer.Argument(help="output chatcli model directory")]) -> None:
+    """Import a Hugging Face Llama checkpoint that uses a SentencePiece tokenizer.model."""
+    from chatcli.bundle import save_bundle
+    from model.hf import import_hf
+    from tokenizer.sp import Tokenizer
+    if not (hf_dir / "tokenizer.model").is_file():
+        raise ChatcliError(f"{hf_dir}: no tokenizer.model (only SentencePiece tokenizers are supported)")
+    tok = Tokenizer.load(hf_dir / "tokenizer.model")
+    model = import_hf(hf_dir)
+    save_bundle(out, model, tok, training={"imported_from": str(hf_dir)})
+    typer.echo(f"wrote {out}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(convert_app, name="convert")

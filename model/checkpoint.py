@@ -1,0 +1,167 @@
+"""Model directories on disk: model.safetensors + config.json, written atomically, loaded strictly.
+
+Layout of a model directory (see README):
+    model.safetensors   state dict of the uncompiled model (tied head stored once)
+    config.json         {"format_version": 1, "model": {...}, "tokenizer": {...}, "training": {...}}
+    tokenizer.model     written by the caller (this package never touches tokenizers)
+
+Nothing here ever unpickles: weights are safetensors, metadata is JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from model.config import ConfigError, ModelConfig
+from model.transformer import Transformer
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+class CheckpointError(Exception):
+    """A model directory or weights file that cannot be loaded as asked."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write data to path through a temp file in the same folder, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_state_dict(model: Transformer, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """State dict ready for safetensors: unwrapped names, tied head dropped, contiguous, optional dtype."""
+    model = getattr(model, "_orig_mod", model)
+    model = getattr(model, "module", model)
+    sd = {}
+    for name, t in model.state_dict().items():
+        if model.config.tie_embeddings and name == "output.weight":
+            continue
+        t = t.detach()
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        sd[name] = t.contiguous().cpu()
+    return sd
+
+
+def save_model(directory: Path, model: Transformer, *, tokenizer: dict | None = None,
+               training: dict | None = None, dtype: torch.dtype | None = None) -> None:
+    """Write model.safetensors then config.json (each atomically) into directory."""
+    directory = Path(directory)
+    atomic_save_tensors(directory / WEIGHTS, export_state_dict(model, dtype), metadata={"format": "pt"})
+    atomic_write_json(directory / CONFIG, {
+        "format_version": FORMAT_VERSION,
+        "model": model.config.to_dict(),
+        "tokenizer": tokenizer or {},
+        "training": training or {},
+    })
+
+
+def read_config(directory: Path) -> dict:
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found (is {directory} a model directory?)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict) or "model" not in data:
+        raise CheckpointError(f"{path}: missing the \"model\" section")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+    return data
+
+
+def model_config_from(data: dict, where: Path | str) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(data["model"])
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"{where}: invalid model config: {e}") from None
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e})") from None
+
+
+def check_state_dict(sd: dict[str, torch.Tensor], model: Transformer, where: Path | str) -> None:
+    """Strict match of names and shapes; raises CheckpointError naming what differs."""
+    expected = {k: v.shape for k, v in model.state_dict().items()
+                if not (model.config.tie_embeddings and k == "output.weight")}
+    missing = sorted(set(expected) - set(sd))
+    unknown = sorted(set(sd) - set(expected))
+    if missing:
+        raise CheckpointError(f"{where}: missing tensors: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if unknown:
+        raise CheckpointError(f"{where}: unknown tensors: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
+    for k, shape in expected.items():
+        if tuple(sd[k].shape) != tuple(shape):
+            raise CheckpointError(f"{where}: tensor {k} has shape {tuple(sd[k].shape)}, config expects {tuple(shape)}")
+        if not sd[k].is_floating_point():
+            raise CheckpointError(f"{where}: tensor {k} has non-float dtype {sd[k].dtype}")
+
+
+def load_model(directory: Path, *, device: torch.device | str = "cpu",
+               dtype: torch.dtype = torch.float32) -> tuple[Transformer, dict]:
+    """Build the model from config.json and load model.safetensors strictly. Returns (model, config data)."""
+    directory = Path(directory)
+    data = read_config(directory)
+    cfg = model_config_from(data, directory / CONFIG)
+    weights = directory / WEIGHTS
+    sd = load_weights(weights)
+    with torch.device("meta"):
+        model = Transformer(cfg)
+    check_state_dict(sd, model, weights)
+    for k, t in sd.items():
+        if not torch.isfinite(t.float()).all():
+            raise CheckpointError(f"{weights}: tensor {k} holds NaN or infinite values")
+    model.load_state_dict({k: v.to(dtype) for k, v in sd.items()}, strict=False, assign=True)
+    if cfg.tie_embeddings:
+        model.output.weight = model.tok_embeddings.weight
+    model.to(device=device)
+    model.reset_rope()
+    model.eval()
+    return model, data

@@ -1,0 +1,32 @@
+"""KVCache: preallocated keys and values for every layer, written at explicit positions."""
+from __future__ import annotations
+
+import torch
+
+
+class KVCache:
+    """Keys and values of shape (L, B, KV, S, D), allocated once for a maximum length S."""
+
+    def __init__(self, n_layers: int, batch: int, n_kv_heads: int, max_len: int, head_dim: int,
+                 *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        shape = (n_layers, batch, n_kv_heads, max_len, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, KV, S, D)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, KV, S, D)
+        self.max_len = max_len
+
+    @classmethod
+    def for_model(cls, cfg, batch: int = 1, max_len: int | None = None, *,
+                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> "KVCache":
+        return cls(cfg.n_layers, batch, cfg.n_kv_heads, max_len or cfg.max_seq_len, cfg.head_dim,
+                   device=device, dtype=dtype)
+
+    def update(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write k, v (B, KV, T, D) at positions [start, start+T); return the filled prefix (B, KV, start+T, D)."""
+        end = start + k.shape[2]
+        assert end <= self.max_len, f"KV cache overflow: {end} > {self.max_len}"
+        self.k[layer, :, :, start:end] = k
+        self.v[layer, :, :, start:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def nbytes(self) -> int:
+        return self.k.numel() * self.k.element_size() * 2
