@@ -161,7 +161,7 @@ def load_model(directory: Path, *, device: torch.device | str = "cpu",
     model.load_state_dict({k: v.to(dtype) for k, v in sd.items()}, strict=False, assign=True)
     if cfg.tie_embeddings:
         model.output.weight = model.tok_embeddings.weight
-    model.to(device=device)
     model.reset_rope()
+    model.to(device=device)
     model.eval()
     return model, data
