@@ -1,0 +1,162 @@
+"""Assemble task data from the families: SFT conversations, preference pairs, test slices and
+plain-text task lines for pretraining. Train material only ever uses train keys (common.split_of).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from chatcli.tasks import lexical, selfqa, synthetic
+from chatcli.tasks.common import dpo_pair, question_of, raw_line, rng_for, sft_example
+
+FAMILIES = ("arithmetic", "count_letter", "reverse", "meaning", "translate", "poem_next", "chatcli")
+CORPUS_FREE = ("arithmetic", "count_letter", "reverse", "chatcli")
+TESTSETS_DIR = Path(__file__).resolve().parent / "testsets"
+TEST_PER_FAMILY = 200
+
+# examples per family (train split); the lexical families cycle over their ~900 train keys with new phrasings
+SFT_COUNTS = {"arithmetic": 40000, "count_letter": 12000, "reverse": 12000, "meaning": 6000,
+              "translate": 6000, "poem_next": 8000, "chatcli": 3000}
+DPO_COUNTS = {"arithmetic": 3000, "count_letter": 1500, "reverse": 1500, "meaning": 1500,
+              "translate": 1500, "poem_next": 1500, "chatcli": 500}
+PRETRAIN_COUNTS = {"arithmetic": 30000, "count_letter": 6000, "reverse": 6000, "meaning": 3000,
+                   "translate": 3000, "poem_next": 4000, "chatcli": 1000}
+
+
+def make_items(family: str, split: str, n: int, seed: int = 0, res: lexical.Resources | None = None) -> list[dict]:
+    if family == "arithmetic":
+        return synthetic.make_arithmetic(split, n, seed)
+    if family == "count_letter":
+        return synthetic.make_count_letter(split, n, seed)
+    if family == "reverse":
+        return synthetic.make_reverse(split, n, seed)
+    if family == "chatcli":
+        return selfqa.make_chatcli(split, n, seed)
+    if res is None:
+        raise ValueError(f"task family {family!r} needs the data root (lexical.load_resources)")
+    make = {"meaning": lexical.make_meaning, "translate": lexical.make_translate,
+            "poem_next": lexical.make_poem_next}[family]
+    return make(res, split, n, seed)
+
+
+def wrong_answer(item: dict, rng, res: lexical.Resources | None = None) -> str:
+    fam = item["family"]
+    if fam == "arithmetic":
+        return synthetic.wrong_arithmetic(item, rng)
+    if fam == "count_letter":
+        return synthetic.wrong_count(item, rng)
+    if fam == "reverse":
+        return synthetic.wrong_reverse(item, rng)
+    if fam == "chatcli":
+        return selfqa.wrong_chatcli(item, rng)
+    fn = {"meaning": lexical.wrong_meaning, "translate": lexical.wrong_translate, "poem_next": lexical.wrong_poem}[fam]
+    return fn(item, rng, res)
+
+
+def available(res: lexical.Resources | None) -> tuple[str, ...]:
+    return FAMILIES if res is not None else CORPUS_FREE
+
+
+# ---------------------------------------------------------------- records
+
+def test_items(res: lexical.Resources | None, seed: int = 0, n: int = TEST_PER_FAMILY) -> dict[str, list[dict]]:
+    return {f: make_items(f, "test", n, seed, res) for f in available(res)}
+
+
+def sft_records(res: lexical.Resources | None, seed: int = 0, counts: dict | None = None,
+                multi_turn: float = 0.1) -> list[dict]:
+    """Single-turn task conversations, plus a share of two-question conversations, shuffled."""
+    counts = counts or SFT_COUNTS
+    recs = []
+    for f in available(res):
+        recs += [sft_example(it) for it in make_items(f, "train", counts[f], seed + 1, res)]
+    rng = rng_for(seed, "sft-shuffle")
+    rng.shuffle(recs)
+    n_multi = int(len(recs) * multi_turn / 2)
+    merged = []
+    for i in range(n_multi):  # pair up neighbours into two-question conversations
+        a, b = recs[2 * i], recs[2 * i + 1]
+        merged.append({"messages": a["messages"] + b["messages"], "family": "multi_turn"})
+    return merged + recs[2 * n_multi:]
+
+
+def dpo_records(res: lexical.Resources | None, seed: int = 0, counts: dict | None = None) -> list[dict]:
+    counts = counts or DPO_COUNTS
+    recs = []
+    for f in available(res):
+        rng = rng_for(seed, "dpo", f)
+        for it in make_items(f, "train", counts[f], seed + 2, res):
+            recs.append(dpo_pair(it, wrong_answer(it, rng, res)))
+    rng_for(seed, "dpo-shuffle").shuffle(recs)
+    return recs
+
+
+def pretrain_task_docs(res: lexical.Resources | None, seed: int = 0, counts: dict | None = None,
+                       per_doc: int = 8) -> list[str]:
+    """Plain-text task lines ("Q: What is 12 + 7?\\nA: 19"), per_doc pairs per document, train keys only."""
+    counts = counts or PRETRAIN_COUNTS
+    lines = []
+    for f in available(res):
+        lines += [raw_line(question_of(it), it["answer"]) for it in make_items(f, "train", counts[f], seed + 3, res)]
+    rng_for(seed, "pretrain-shuffle").shuffle(lines)
+    return ["\n".join(lines[i:i + per_doc]) for i in range(0, len(lines), per_doc)]
+
+
+def knowledge_docs(res: lexical.Resources | None, per_doc: int = 20) -> list[str]:
+    """Reference text the knowledge families draw on, for every key (train and test) as ordinary prose:
+    spellings of the common words, a glossary of the meaning words, an English-Chinese word list.
+    The question/answer form of test keys appears nowhere in training."""
+    lines = [synthetic.spelling_line(w) for w in synthetic.COMMON_WORDS]
+    if res is not None:
+        lines += [f"{w}: {g}." for w, (g, _) in sorted(res.meaning.items())]
+        lines += [f"English \"{w}\" is {zh} ({py}) in Chinese." for w, (zh, _, py) in sorted(res.translate.items())]
+    rng_for(0, "knowledge-shuffle").shuffle(lines)
+    return ["\n".join(lines[i:i + per_doc]) for i in range(0, len(lines), per_doc)]
+
+
+# ---------------------------------------------------------------- files
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_test_slices(directory: Path, tests: dict[str, list[dict]]) -> dict[str, int]:
+    return {f: write_jsonl(Path(directory) / f"{f}.jsonl", items) for f, items in tests.items()}
+
+
+def load_test_items(source=None, seed: int = 0) -> list[dict]:
+    """Test items from a list, a JSONL file or a directory of <family>.jsonl; None means the built-in
+    slices (chatcli/tasks/testsets), with corpus-free families regenerated from code when a file is missing."""
+    if isinstance(source, (list, tuple)):
+        return list(source)
+    if source is not None:
+        path = Path(source)
+        if path.is_file():
+            return read_jsonl(path)
+        if path.is_dir():
+            files = sorted(path.glob("*.jsonl"))
+            if not files:
+                raise FileNotFoundError(f"{path}: no *.jsonl test slices")
+            return [it for p in files for it in read_jsonl(p)]
+        raise FileNotFoundError(f"{path}: no such test file or directory")
+    items = []
+    for f in FAMILIES:
+        p = TESTSETS_DIR / f"{f}.jsonl"
+        if p.exists():
+            items += read_jsonl(p)
+        elif f in CORPUS_FREE:
+            items += make_items(f, "test", TEST_PER_FAMILY, seed)
+    return items

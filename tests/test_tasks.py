@@ -1,0 +1,148 @@
+"""Task families: determinism, train/test disjointness, correct answers, preference pairs, scoring,
+and evaluate_tasks on a tiny random model."""
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+
+from chatcli.tasks import build, selfqa, synthetic
+from chatcli.tasks.common import normalise, question_of, score, split_of
+
+
+def test_generators_are_deterministic_by_seed():
+    for fam in build.CORPUS_FREE:
+        a = build.make_items(fam, "train", 50, seed=3)
+        b = build.make_items(fam, "train", 50, seed=3)
+        assert a == b
+    assert build.make_items("arithmetic", "train", 50, seed=3) != build.make_items("arithmetic", "train", 50, seed=4)
+
+
+@pytest.mark.parametrize("fam", build.CORPUS_FREE)
+def test_test_keys_never_in_training_material(fam):
+    test = build.make_items(fam, "test", 200)
+    train = build.make_items(fam, "train", 3000, seed=1)
+    test_keys = {it["key"] for it in test}
+    assert test and train
+    assert test_keys.isdisjoint(it["key"] for it in train)
+    if fam != "chatcli":
+        assert all(split_of(fam, it["key"]) == "test" for it in test)
+    else:  # held-out phrasings, every fact still tested
+        assert {it["answer"] for it in test} == {a for _, a in selfqa.FACTS}
+        assert {question_of(it) for it in test}.isdisjoint(question_of(it) for it in train)
+
+
+def test_arithmetic_commuted_pairs_share_a_split():
+    pairs = [synthetic.arith_operands(random.Random(i)) for i in range(300)]
+    for op, a, b in pairs:
+        if op != "-":
+            assert synthetic.arith_key(op, a, b) == synthetic.arith_key(op, b, a)
+
+
+def _eval_question(q: str) -> int:
+    """Recompute an arithmetic question independently of the generator: find 'a <op> b' in any phrasing."""
+    nums = [int(n) for n in re.findall(r"\d+", q)]
+    a, b = nums
+    if any(s in q for s in ("+", "plus", "sum", "Add", "加")):
+        return a + b
+    if "from" in q or "away from" in q:  # "Subtract b from a", "take b away from a"
+        return max(a, b) - min(a, b)
+    if any(s in q for s in (" - ", "minus", "减")):
+        return a - b
+    return a * b
+
+
+def test_arithmetic_answers_are_correct():
+    items = build.make_items("arithmetic", "train", 400) + build.make_items("arithmetic", "test", 200)
+    for it in items:
+        assert int(it["answer"]) == _eval_question(question_of(it)), it
+        a, op, b = it["key"].split()
+        assert max(len(a), len(b)) <= 3 and int(it["answer"]) >= 0
+
+
+def test_letter_count_and_reverse_answers_are_correct():
+    for it in build.make_items("count_letter", "train", 300) + build.make_items("count_letter", "test", 100):
+        word, letter = it["key"], it["letter"]
+        assert f"{word}" in question_of(it) and letter in question_of(it)
+        assert int(it["answer"]) == sum(1 for c in word if c == letter)
+    for it in build.make_items("reverse", "train", 300) + build.make_items("reverse", "test", 100):
+        assert it["key"] in question_of(it)
+        assert it["answer"] == "".join(reversed(it["key"]))
+
+
+def test_preference_pairs_chosen_correct_rejected_wrong():
+    recs = build.dpo_records(None, seed=0, counts={f: 60 for f in build.FAMILIES})
+    assert {r["family"] for r in recs} == set(build.CORPUS_FREE)
+    for r in recs:
+        assert r["chosen"] != r["rejected"] and r["rejected"]
+        item = {"family": r["family"], "answer": r["chosen"]}
+        assert score(item, r["chosen"]) and not score(item, r["rejected"])
+        if r["family"] == "arithmetic":
+            assert int(r["chosen"]) == _eval_question(question_of({"prompt": r["prompt"]}))
+
+
+def test_sft_and_pretrain_lines_use_train_keys_only():
+    test_q = {it["key"] for it in build.make_items("arithmetic", "test", 200)}
+    docs = build.pretrain_task_docs(None, counts={f: 400 for f in build.FAMILIES})
+    text = "\n".join(docs)
+    assert "Q: " in text and "\nA: " in text
+    for a, op, b in re.findall(r"(\d+) ([+\-x×*]) (\d+)", text):
+        assert synthetic.arith_key("x" if op in "×*" else op, int(a), int(b)) not in test_q
+    reverse_test = {it["answer"] for it in build.make_items("reverse", "test", 200)}
+    answers = {line[3:] for line in text.splitlines() if line.startswith("A: ")}
+    assert answers.isdisjoint(reverse_test - {w for w in synthetic.COMMON_WORDS})
+    sft = build.sft_records(None, counts={f: 200 for f in build.FAMILIES})
+    for r in sft:
+        roles = [m["role"] for m in r["messages"]]
+        assert roles[0] == "user" and roles[-1] == "assistant"
+        assert all(roles[i] != roles[i + 1] for i in range(len(roles) - 1))
+    assert any(r["family"] == "multi_turn" for r in sft)
+
+
+def test_normalisation_and_scoring():
+    assert normalise("arithmetic", " 1,024. ") == "1024"
+    assert normalise("arithmetic", "The answer is 19.") == "19"
+    assert normalise("reverse", " 'Olleh'. ") == "olleh"
+    assert normalise("translate", " 狗。") == "狗"
+    assert normalise("poem_next", "黄河入海流。") == "黄河入海流"
+    assert normalise("meaning", "A married  woman.") == "a married woman"
+    it = {"family": "translate", "answer": "书", "accept": ["册"]}
+    assert score(it, "书") and score(it, "册\n") and not score(it, "狗")
+    assert score({"family": "arithmetic", "answer": "19"}, "19\nand more text")
+    assert not score({"family": "arithmetic", "answer": "19"}, "")
+    assert not score({"family": "reverse", "answer": "olleh"}, "oleh")
+
+
+def test_builtin_test_slices_match_code():
+    """Shipped slices of corpus-free families are exactly what the code regenerates (seed 0)."""
+    for fam in build.CORPUS_FREE:
+        path = build.TESTSETS_DIR / f"{fam}.jsonl"
+        if path.exists():
+            assert build.read_jsonl(path) == build.make_items(fam, "test", build.TEST_PER_FAMILY, 0)
+    items = build.load_test_items()
+    assert set(build.CORPUS_FREE) <= {it["family"] for it in items}
+    for it in items:
+        assert set(it) >= {"family", "prompt", "answer"} and it["prompt"][-1]["role"] == "user"
+
+
+def test_evaluate_tasks_on_tiny_model(model_dir, tmp_path):
+    from chatcli.bundle import load_bundle
+    from chatcli.tasks import evaluate_tasks
+    bundle = load_bundle(model_dir)
+    items = build.make_items("arithmetic", "test", 3) + build.make_items("reverse", "test", 3)
+    path = tmp_path / "slice.jsonl"
+    path.write_text("".join(json.dumps(it) + "\n" for it in items), encoding="utf-8")
+    seen = []
+    for src in (items, path):
+        res = evaluate_tasks(bundle, src, max_per_family=2, progress=lambda i, n: seen.append((i, n)))
+        assert set(res) >= {"format", "n", "average", "families", "time_s"}
+        assert res["n"] == 4 and list(res["families"]) == ["arithmetic", "reverse"]
+        for fam in res["families"].values():
+            assert fam["n"] == 2 and 0 <= fam["accuracy"] <= 1 and fam["accuracy"] == fam["correct"] / 2
+            assert len(fam["samples"]) == 2 and set(fam["samples"][0]) == {"question", "answer", "output", "correct"}
+        assert res["average"] == pytest.approx(sum(f["accuracy"] for f in res["families"].values()) / 2)
+    assert seen[-1] == (4, 4)
+    raw = evaluate_tasks(bundle, items[:2], fmt="raw")
+    assert raw["format"] == "raw" and raw["n"] == 2
