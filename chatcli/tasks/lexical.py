@@ -6,7 +6,8 @@ and the next line of a poem from 唐诗三百首 (zh/poetry.txt).
 - meaning: words that head exactly one WordNet synset (unambiguous) and are not plain inflections of
   another common word; the answer is that gloss's first clause (before ';');
 - translate: CC-CEDICT entries with a sense exactly the word (or "to WORD"); the canonical answer is
-  the candidate most frequent in modern Chinese text (fortunes_zh, chatterbot), every candidate accepted;
+  the candidate most frequent (per listed sense) in modern Chinese text (fortunes_zh, chatterbot);
+  every candidate is accepted;
 - poem_next: consecutive half-lines (split at ，。？！；) of the 唐诗三百首 poems; a half-line that occurs
   with two different successors is skipped.
 """
@@ -123,7 +124,9 @@ def pick_translations(cedict_path: Path, words: list[str], zh_freq: Counter, lim
             for rank, sense in enumerate(e["english"]):
                 w = sense[3:] if sense.startswith("to ") else sense
                 if w in wanted:
-                    cands.setdefault(w, []).append((rank, -zh_freq.get(zh, 0), zh, e["pinyin"]))
+                    # frequency per sense: a common character with many senses ('所') loses to a word
+                    # that means only this ('实际上')
+                    cands.setdefault(w, []).append((rank, -zh_freq.get(zh, 0) / len(e["english"]), zh, e["pinyin"]))
                     break
     out = {}
     for w in words:
@@ -131,7 +134,7 @@ def pick_translations(cedict_path: Path, words: list[str], zh_freq: Counter, lim
             continue
         firsts = [c for c in cands[w] if c[0] == 0] or cands[w]
         best = min(firsts, key=lambda c: (c[1], len(c[2]), c[2]))
-        if -best[1] < min_count:
+        if zh_freq.get(best[2], 0) < min_count:
             continue
         others = sorted({c[2] for c in cands[w]} - {best[2]})
         out[w] = (best[2], others, best[3])
