@@ -1,8 +1,72 @@
-"""`chatcli chat`: placeholder until its issue lands."""
+"""`chatcli chat`: interactive chat or one-shot answers. Thin: parses options, calls chatcli.chat.main.run."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
 
 import typer
 
+from chatcli.errors import cli_errors
+
+HELP = """Chat with a model: interactively, or one-shot with a prompt argument and/or piped stdin.
+
+With no prompt and stdin a terminal, starts an interactive chat (/help inside for commands).
+Otherwise answers once: stdout carries only the answer. Piped stdin is joined after the
+argument with a blank line between (argument = instruction, stdin = material).
+
+Examples:
+
+  chatcli chat                                     # interactive
+
+  chatcli chat "Hi" > out.txt                      # one-shot
+
+  cat notes.txt | chatcli chat "Summarize:"        # instruction + piped material
+
+  chatcli chat "Tell a story" --temperature 0 --max-tokens 100 --stats
+
+  chatcli chat "Once upon a time" --raw --stop "\\n\\n" --json
+"""
+
+_S = "Sampling"
+
+
+def chat(
+    prompt: Annotated[Optional[str], typer.Argument(help="The prompt; piped stdin is appended after a blank line.",
+                                                    show_default=False)] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory [default: bundled "
+                                                  "weights/default, or $CHATCLI_MODEL].", show_default=False)] = None,
+    system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", "-t", rich_help_panel=_S,
+                                                         help="0 = greedy (default 0.8).")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", rich_help_panel=_S, help="0 = off (default).")] = None,
+    top_p: Annotated[Optional[float], typer.Option("--top-p", rich_help_panel=_S, help="1 = off (default 0.95).")] = None,
+    min_p: Annotated[Optional[float], typer.Option("--min-p", rich_help_panel=_S, help="0 = off (default).")] = None,
+    repeat_penalty: Annotated[Optional[float], typer.Option("--repeat-penalty", rich_help_panel=_S,
+                                                            help="1 = off (default 1.1).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", rich_help_panel=_S,
+                                                help="Random seed (default: drawn, shown by --json/--stats).")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", "-n", rich_help_panel=_S,
+                                                      help="Most tokens to generate (default: until the answer "
+                                                           "ends or the context is full).")] = None,
+    stop: Annotated[Optional[List[str]], typer.Option("--stop", rich_help_panel=_S,
+                                                      help="Stop string (repeatable; \\n and \\t understood); "
+                                                           "not included in the output.")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Plain completion without the chat template (base models).")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object: text, finish_reason, token "
+                                                           "counts, timings, model, seed.")] = False,
+    stats: Annotated[bool, typer.Option("--stats", help="Print token counts and speed on stderr.")] = False,
+    no_truncate: Annotated[bool, typer.Option("--no-truncate", help="Refuse (exit 1) a prompt too long for the "
+                                                                     "context instead of cutting it from the left.")] = False,
+    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp32, bf16 or fp16.")] = None,
+) -> None:
+    from chatcli.chat.main import ChatOptions, run
+    code = run(ChatOptions(prompt=prompt, model=model, system=system, temperature=temperature, top_k=top_k,
+                           top_p=top_p, min_p=min_p, repeat_penalty=repeat_penalty, seed=seed,
+                           max_tokens=max_tokens, stop=list(stop or []), raw=raw, json=json_out, stats=stats,
+                           no_truncate=no_truncate, device=device, dtype=dtype))
+    raise typer.Exit(code)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("chat", help=HELP)(cli_errors(chat))
