@@ -1,8 +1,79 @@
-"""`chatcli bench`: placeholder until its issue lands."""
+"""`chatcli bench`: prefill/decode speed of a model directory or a random-weight shape (llama-bench style)."""
 from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from chatcli.errors import ChatcliError, cli_errors
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("bench")
+    @cli_errors
+    def bench(
+        model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model directory (default: the bundled model).")] = None,
+        shape: Annotated[Optional[str], typer.Option(help="Random weights of a shape: a preset (stories260k, stories15m, stories42m, ...) or dims like d288,L6,H6,V32000[,KV6,F768,S256].")] = None,
+        prompt_tokens: Annotated[str, typer.Option(help="Prompt lengths, comma-separated.")] = "128",
+        gen_tokens: Annotated[str, typer.Option(help="Generated tokens, comma-separated.")] = "128",
+        batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1",
+        repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Timed runs per configuration (after a warm-up).")] = 5,
+        compile: Annotated[bool, typer.Option("--compile", help="torch.compile the decode step (CUDA graphs on a GPU).")] = False,
+        quantize: Annotated[Optional[str], typer.Option(help="Weight-only quantization: int8.")] = None,
+        dtype: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16.")] = "auto",
+        device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
+        threads: Annotated[int, typer.Option(help="CPU threads (0: torch's default).")] = 0,
+        engine: Annotated[str, typer.Option(help="fast (model.fast decode path) or reference (the plain Transformer).")] = "fast",
+        json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per configuration.")] = False,
+    ) -> None:
+        """Measure prefill (pp) and decode (tg) tokens/s and time to first token.
+
+        Examples:
+
+          chatcli bench --shape stories15m --prompt-tokens 128 --gen-tokens 128
+
+          chatcli bench --shape d512,L8,H8,V32000 --quantize int8 --batch 1,4 --json
+        """
+        import torch
+
+        from chatcli.bench import BenchSpec, load_for_bench, parse_ints, run_bench
+        from chatcli.device import resolve_device, resolve_dtype
+        from chatcli.render import err_console, out_console
+
+        if repetitions < 1:
+            raise ChatcliError(f"--repetitions must be >= 1, got {repetitions}")
+        if threads < 0:
+            raise ChatcliError(f"--threads must be >= 0, got {threads}")
+        spec = BenchSpec(parse_ints(prompt_tokens, "--prompt-tokens"), parse_ints(gen_tokens, "--gen-tokens"),
+                         parse_ints(batch, "--batch"), repetitions, compile, engine)
+        if engine not in ("fast", "reference"):
+            raise ChatcliError(f"unknown --engine {engine!r} (use fast or reference)")
+        if compile and engine != "fast":
+            raise ChatcliError("--compile needs --engine fast")
+        if threads:
+            torch.set_num_threads(threads)
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        err = err_console()
+        net, label = load_for_bench(model, shape, device=dev, dtype=dt, quantize=quantize)
+        from chatcli.bench import header
+        head = header(net, label, dev, dt, quantize, compile)
+        err.print(f"[bold]chatcli bench[/bold]  model {head['model']}  ({head['shape']}, {head['params']:,} params)")
+        err.print(f"device {head['device']}  dtype {head['dtype']}  quantize {head['quantize']}  compile {compile}  "
+                  f"threads {head['threads']}  torch {head['torch']}  engine {engine}")
+        _, rows = run_bench(net, label, spec, device=dev, dtype=dt, quantize=quantize,
+                            progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+        if json_out:
+            import json
+            typer.echo(json.dumps(rows, indent=1))
+            return
+        from rich.table import Table
+        table = Table(box=None if not out_console().is_terminal else None)
+        for col in ("batch", "test", "t/s", "ttft ms"):
+            table.add_column(col, justify="right")
+        for r in rows:
+            table.add_row(str(r["batch"]), f"pp{r['prompt_tokens']}",
+                          f"{r['pp_tok_s']:,.1f} ± {r['pp_tok_s_sd']:,.1f}",
+                          f"{1e3 * r['ttft_s']:,.1f} ± {1e3 * r['ttft_s_sd']:,.1f}")
+            table.add_row(str(r["batch"]), f"tg{r['gen_tokens']}", f"{r['tg_tok_s']:,.1f} ± {r['tg_tok_s_sd']:,.1f}", "")
+        out_console().print(table)
