@@ -1,0 +1,163 @@
+"""Unit tests of model/train: schedules, Muon, SFT mask, DPO math, windowed eval, training state."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model.train.evaluate import plan_windows, windowed_nll
+from model.train.losses import dpo_loss, lm_loss, sequence_logprobs
+from model.train.optim import Muon, build_optimizers, newton_schulz
+from model.train.schedule import lr_factor
+from model.train.state import has_state, load_state, save_state
+from model.transformer import Transformer
+
+
+def test_cosine_schedule_shape():
+    f = [lr_factor(s, 100, 10, "cosine", 0.1) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(f[:10], f[1:10]))  # warmup ramps up
+    assert all(a >= b for a, b in zip(f[10:], f[11:]))  # then decays monotonically
+    assert f[55] == pytest.approx(0.55, abs=0.02) and f[-1] == pytest.approx(0.1, abs=1e-3)
+
+
+def test_wsd_schedule_shape():
+    f = [lr_factor(s, 100, 5, "wsd", 0.0, decay_frac=0.2) for s in range(100)]
+    assert f[4] == 1.0 and all(x == 1.0 for x in f[5:80])
+    assert all(a > b for a, b in zip(f[80:], f[81:])) and f[-1] == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        lr_factor(0, 10, 0, "linear")
+
+
+def test_newton_schulz_orthogonalises():
+    torch.manual_seed(0)
+    G = torch.randn(32, 64)
+    X = newton_schulz(G, steps=5, dtype=torch.float32)
+    s = torch.linalg.svdvals(X)
+    assert s.min() > 0.5 and s.max() < 1.3  # all singular values pulled towards 1
+    Xt = newton_schulz(G.T.contiguous(), dtype=torch.float32)  # tall input handled by transposition
+    assert torch.allclose(Xt, X.T, atol=1e-4)
+
+
+def test_muon_reduces_loss_on_toy_problem():
+    torch.manual_seed(0)
+    W_true = 0.25 * torch.randn(16, 16)
+    x = torch.randn(256, 16)
+    y = x @ W_true.T
+    W = torch.nn.Parameter(torch.zeros(16, 16))
+    opt = Muon([W], lr=0.05, ns_dtype=torch.float32)
+    losses = []
+    for _ in range(60):
+        loss = F.mse_loss(x @ W.T, y)
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert losses[-1] < 0.2 * losses[0]
+
+
+def test_muon_param_split(tiny_config):
+    model = Transformer(tiny_config)
+    adam, muon = build_optimizers(model, "muon", lr=1e-3)
+    muon_ids = {id(p) for g in muon.param_groups for p in g["params"]}
+    adam_ids = {id(p) for g in adam.param_groups for p in g["params"]}
+    assert id(model.tok_embeddings.weight) in adam_ids and id(model.norm.weight) in adam_ids
+    assert id(model.layers[0].attention.wq.weight) in muon_ids and not muon_ids & adam_ids
+    assert len(muon_ids | adam_ids) == len({id(p) for p in model.parameters()})
+
+
+def test_sft_loss_only_counts_assistant_tokens(tokenizer, tiny_config):
+    from tokenizer.chat import ChatTemplate
+    tpl = ChatTemplate(tokenizer)
+    msgs = [{"role": "user", "content": "the king said"}, {"role": "assistant", "content": "a good man"}]
+    ids, mask = tpl.render(msgs)
+    asst = [i for i, m in enumerate(mask) if m]
+    assert asst and all(ids[i] not in (tpl.role_ids["user"],) for i in asst)
+    assert ids[asst[-1]] == tpl.end_id and sum(mask) == len(tokenizer.encode("a good man")) + 1
+    torch.manual_seed(0)
+    model = Transformer(tiny_config)
+    x = torch.tensor([ids[:-1]])
+    y = torch.tensor([ids[1:]])
+    m = torch.tensor([mask[1:]])
+    loss = lm_loss(model, x, y, m)
+    logp = torch.log_softmax(model(x).float(), -1)[0]  # (T, V)
+    manual = -torch.stack([logp[t, y[0, t]] for t in range(len(y[0])) if m[0, t]]).mean()
+    assert loss.item() == pytest.approx(manual.item(), rel=1e-5)
+    y2 = y.clone()
+    y2[m == 0] = 7  # changing masked-out targets does not change the loss
+    assert lm_loss(model, x, y2, m).item() == pytest.approx(loss.item(), rel=1e-6)
+
+
+def test_dpo_loss_matches_hand_computation():
+    pc, pr = torch.tensor([-10.0, -5.0]), torch.tensor([-12.0, -4.0])
+    rc, rr = torch.tensor([-11.0, -5.0]), torch.tensor([-11.0, -5.0])
+    loss, acc, margin = dpo_loss(pc, pr, rc, rr, beta=0.5)
+    # pair 1: 0.5*((-10+11) - (-12+11)) = 1.0 ; pair 2: 0.5*((0) - (1)) = -0.5
+    expected = (-math.log(1 / (1 + math.exp(-1.0))) - math.log(1 / (1 + math.exp(0.5)))) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert acc.item() == 0.5 and margin.item() == pytest.approx(0.25)
+
+
+def test_sequence_logprobs_sums_masked(tiny_config):
+    torch.manual_seed(0)
+    model = Transformer(tiny_config)
+    x = torch.randint(0, tiny_config.vocab_size, (2, 10))
+    y = torch.randint(0, tiny_config.vocab_size, (2, 10))
+    mask = torch.zeros(2, 10)
+    mask[:, 6:] = 1
+    got = sequence_logprobs(model, x, y, mask)
+    want = (model.token_logprobs(x, y) * mask).sum(-1)
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("n,ctx,stride", [(50, 8, 8), (50, 8, 3), (9, 8, 4), (2, 8, 8)])
+def test_windows_score_every_target_once(n, ctx, stride):
+    scored = []
+    for s, e, f in plan_windows(n, ctx, stride):
+        assert e - s <= ctx and s <= f
+        scored += list(range(f, e))
+    assert scored == list(range(n - 1))
+
+
+def test_windowed_nll_bpb(tiny_config):
+    torch.manual_seed(0)
+    model = Transformer(tiny_config).eval()
+    toks = torch.randint(3, tiny_config.vocab_size, (40,))
+    tb = torch.full((tiny_config.vocab_size,), 2, dtype=torch.int64)
+    tb[:3] = 0
+    r = windowed_nll(model, toks, tb, context=40)
+    with torch.no_grad():
+        nll = F.cross_entropy(model(toks[None, :-1])[0], toks[1:], reduction="sum").item()
+    assert r.tokens == 39 and r.bytes == 78
+    assert r.loss == pytest.approx(nll / 39, rel=1e-5) and r.bpb == pytest.approx(nll / math.log(2) / 78, rel=1e-5)
+    r2 = windowed_nll(model, toks, tb, context=16, stride=4)
+    assert r2.tokens == 39 and r2.bytes == 78
+
+
+def test_state_roundtrip_is_exact(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    model = Transformer(tiny_config)
+    opts = build_optimizers(model, "muon", lr=1e-3, ns_dtype=torch.float32)
+    x = torch.randint(0, tiny_config.vocab_size, (2, 16))
+    for _ in range(2):
+        model.loss(x[:, :-1], x[:, 1:]).backward()
+        for o in opts:
+            o.step()
+            o.zero_grad()
+    save_state(tmp_path, model, opts, {"stage": "pretrain", "step": 2, "tokens": 64, "time_s": 1.0})
+    assert has_state(tmp_path)
+    rng_before = torch.get_rng_state()
+    torch.manual_seed(123)
+    model2 = Transformer(tiny_config)
+    opts2 = build_optimizers(model2, "muon", lr=1e-3, ns_dtype=torch.float32)
+    scalars = load_state(tmp_path, model2, opts2, torch.device("cpu"))
+    assert scalars["step"] == 2 and torch.equal(torch.get_rng_state(), rng_before)
+    for (n, a), b in zip(model.state_dict().items(), model2.state_dict().values()):
+        assert torch.equal(a, b), n
+    for o, o2 in zip(opts, opts2):
+        for p, p2 in zip([p for g in o.param_groups for p in g["params"]], [p for g in o2.param_groups for p in g["params"]]):
+            for k, v in o.state[p].items():
+                assert torch.equal(torch.as_tensor(v), torch.as_tensor(o2.state[p2][k])), k
+    assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.pkl"))
