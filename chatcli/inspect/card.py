@@ -41,7 +41,9 @@ def training_summary(training: dict) -> dict:
     tokens = training.get("tokens_seen")
     if tokens is None:
         tokens = sum(int(s.get("tokens") or 0) for s in stages) or None
-    last_bpb = next((s["val_bpb"] for s in reversed(stages) if s.get("val_bpb") is not None), None)
+    last_bpb = training.get("last_val_bpb")
+    if last_bpb is None:
+        last_bpb = next((s["val_bpb"] for s in reversed(stages) if s.get("val_bpb") is not None), None)
     return {"stages_run": [s.get("stage", "?") for s in stages], "steps": steps, "tokens_seen": tokens,
             "last_val_bpb": last_bpb, "stages": stages}
 

@@ -95,7 +95,7 @@ def render_next(doc: dict) -> None:
             cells = [f"[green]{bar(p, bar_w)}[/green] {100 * p:5.1f}%" for p in e["probs"]]
             t.add_row(str(rank), repr(piece_label(e["piece"])), f"{e['logit']:.2f}", *cells)
         t.add_row("", "[dim]top mass[/dim]", "", *[f"[dim]{'':{bar_w}} {100 * m:5.1f}%[/dim]" for m in st["top_mass"]])
-        t.add_row("", "[dim]in play[/dim]", "", *[f"[dim]{'':{bar_w - 1}}{2 ** h:6.1f}[/dim]" for h in st["entropy_bits"]])
+        t.add_row("", "[dim]in play[/dim]", "", *[f"[dim]{'':{bar_w}} {2 ** h:5.1f} [/dim]" for h in st["entropy_bits"]])
         out.print(t)
     if len(doc["steps"]) > 1:
         out.print(f"\ngreedy continuation: {doc['greedy_continuation']!r}")
