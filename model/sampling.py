@@ -2,8 +2,8 @@
 
 Temperature, top-k, top-p (nucleus), min-p and a repetition penalty, drawn from a seeded
 torch.Generator so the same seed gives the same text. Temperature 0 is greedy whatever the
-seed. Top-p never sorts the whole vocabulary: it looks at the top 64 candidates first and
-widens only when those do not already hold the requested mass.
+seed. Top-p looks at the top 64 candidates first and widens (1024, then a full sort) only when
+those do not already hold the requested mass.
 """
 from __future__ import annotations
 
@@ -72,12 +72,17 @@ def _filter_candidates(logits: torch.Tensor, cfg: SamplingConfig) -> tuple[torch
     V = logits.shape[-1]
     k = cfg.top_k if cfg.top_k > 0 else V
     if cfg.top_p < 1.0 and k > 64:
-        vals, idx = torch.topk(logits, 64, dim=-1)  # (B, 64)
-        # the top 64 hold at least top_p of the mass in every row: no need to look further
-        mass = torch.softmax(logits, dim=-1).gather(-1, idx).sum(-1)  # (B,)
-        if bool((mass >= cfg.top_p).all()):
-            k = 64
-    if k < V:
+        lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # (B, 1)
+        for width in (64, 1024):  # widen only when the top `width` do not hold top_p of the mass
+            if width >= k:
+                break
+            vals, idx = torch.topk(logits, width, dim=-1)  # (B, W), sorted descending
+            if bool(((vals - lse).exp().sum(-1) >= cfg.top_p).all()):
+                k = 0  # vals, idx already hold the candidates
+                break
+    if k == 0:
+        pass
+    elif k < V:
         vals, idx = torch.topk(logits, k, dim=-1)  # (B, K), sorted descending
     else:
         vals, idx = torch.sort(logits, dim=-1, descending=True)  # (B, V)
