@@ -1,15 +1,18 @@
 """Terminal side-channel for chat: dim notices, errors and tables on stderr (stdout stays the answer).
 
-Colour only when stderr is a terminal and NO_COLOR is unset (chatcli.render.err_console).
+Styles (dim, bold, red) only when stderr is a terminal and NO_COLOR is unset.
 Messages are escaped so text like "[x]" is never taken for rich markup.
 """
 from __future__ import annotations
 
 import re
+import sys
 
 from rich.markup import escape
 
-from chatcli.render import err_console
+from rich.console import Console
+
+from chatcli.render import color_allowed
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -25,7 +28,10 @@ def printable(text: str) -> str:
 
 class UI:
     def __init__(self) -> None:
-        self.err = err_console()
+        # NO_COLOR or not a terminal: no escape codes at all (rich's no_color alone keeps dim/bold)
+        plain = not color_allowed(sys.stderr)
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, stderr=True,
+                           color_system=None if plain else "auto")
 
     def dim(self, msg: str) -> None:
         self.err.print(f"[dim]{escape(msg)}[/dim]")
