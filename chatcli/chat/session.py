@@ -60,6 +60,14 @@ class ChatSession:
     def stop_ids(self) -> list[int]:
         return self.template.stop_ids if self.template else [self.tok.eos_id]
 
+    @property
+    def engine(self):
+        """The decode path: model.fast's fused, pre-transposed copy of the weights (built once)."""
+        if getattr(self, "_engine", None) is None:
+            from model.fast import fast_decoder
+            self._engine = fast_decoder(self.bundle.model)
+        return self._engine
+
     def reseed(self, seed: int | None = None) -> None:
         """Restart the random stream from `seed` (a fresh random seed when None)."""
         self.seed = int(seed) if seed is not None else draw_seed()
@@ -114,7 +122,7 @@ class ChatSession:
         done = False
         stats.start()
         try:
-            for tid in decode_n(self.bundle.model, fit.ids, sampling, stop_ids=self.stop_ids,
+            for tid in decode_n(self.engine, fit.ids, sampling, stop_ids=self.stop_ids,
                                 device=self.bundle.device, stats=gstats, generator=self._gen):
                 stats.token()
                 text, hit = stopper.feed(decoder.push(tid))
