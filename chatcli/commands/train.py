@@ -94,13 +94,14 @@ def pretrain_cmd(data: DataArg,
                  eval_every: EvalEvery = 200, eval_tokens: Annotated[int, typer.Option("--eval-tokens")] = 32768,
                  ckpt_every: CkptEvery = 500, log_every: LogEvery = 10, seed: Seed = 1337, device: Device = "auto",
                  dtype: Dtype = "auto", compile_: Compile = False, resume: Resume = False, threads: Threads = 0,
+                 time_budget: Annotated[float, typer.Option("--time-budget", help="stop after this many seconds of training; the lr schedule follows the clock")] = 0.0,
                  cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="token cache (default OUT/cache)")] = None) -> None:
     """Pretrain a model from scratch on text (next-token prediction)."""
     from chatcli.training.pretrain import pretrain
     cfg = _cfg(max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, context=context, lr=lr,
                muon_lr=muon_lr, optimizer=optimizer, schedule=schedule, warmup_steps=warmup,
                weight_decay=weight_decay, grad_clip=grad_clip, eval_every=eval_every, eval_tokens=eval_tokens,
-               ckpt_every=ckpt_every, log_every=log_every, seed=seed)
+               ckpt_every=ckpt_every, log_every=log_every, seed=seed, time_budget_s=time_budget)
     meta = pretrain(data, tokenizer, preset, cfg, _opts(out, device, dtype, compile_, resume, threads),
                     overrides={"dim": dim, "n_layers": layers, "n_heads": heads, "n_kv_heads": kv_heads},
                     val_frac=val_frac, cache_dir=cache_dir)

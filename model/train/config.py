@@ -26,6 +26,7 @@ class TrainConfig:
     eval_every: int = 200
     eval_tokens: int = 32768
     ckpt_every: int = 500
+    time_budget_s: float = 0.0  # >0: stop after this much training time; the schedule follows elapsed time
 
     def warmup(self) -> int:
         if self.warmup_steps >= 0:

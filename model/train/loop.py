@@ -84,7 +84,12 @@ def run_loop(model: torch.nn.Module, raw: torch.nn.Module, opts: list[torch.opti
     clock0 = time.perf_counter()
     with StopFlag() as stop:
         for step in range(counters.step, cfg.max_steps):
-            lr = set_lr(opts, lr_factor(step, cfg.max_steps, warmup, cfg.schedule, cfg.min_lr_ratio, cfg.decay_frac))
+            sched_step = step
+            if cfg.time_budget_s > 0:  # schedule position follows the clock (not reproducible on resume)
+                frac = min(1.0, counters.time_s / cfg.time_budget_s)
+                sched_step = step if step < warmup else warmup + int((cfg.max_steps - warmup) * frac)
+            lr = set_lr(opts, lr_factor(sched_step, cfg.max_steps, warmup, cfg.schedule, cfg.min_lr_ratio,
+                                        cfg.decay_frac))
             loss_acc = torch.zeros((), device=device)
             extras_acc: dict[str, torch.Tensor] = {}
             for micro in range(cfg.grad_accum):
@@ -107,6 +112,8 @@ def run_loop(model: torch.nn.Module, raw: torch.nn.Module, opts: list[torch.opti
             counters.tokens += tokens_per_step
             counters.time_s = t_start + time.perf_counter() - clock0
             done = counters.step
+            if cfg.time_budget_s > 0 and counters.time_s >= cfg.time_budget_s:
+                cfg.max_steps = done  # out of time: this is the last step
             if done % cfg.log_every == 0 or done == cfg.max_steps:
                 loss_val = float(mean_across(loss_acc / cfg.grad_accum, dist))
                 now = time.perf_counter()
@@ -128,4 +135,6 @@ def run_loop(model: torch.nn.Module, raw: torch.nn.Module, opts: list[torch.opti
                 hooks.checkpoint(done, counters.to_dict())
             if stopping:
                 raise KeyboardInterrupt
+            if done >= cfg.max_steps:  # the time budget ended the run early
+                break
     return counters
