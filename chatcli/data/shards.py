@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -20,7 +18,7 @@ import numpy as np
 from chatcli.data.corpus import load_corpus
 from chatcli.data.sources import Document, parse_source
 from chatcli.errors import ChatcliError
-from model.checkpoint import atomic_write_json
+from model.checkpoint import atomic_write_bytes, atomic_write_json
 
 SHARD_VERSION = 1
 
@@ -59,16 +57,7 @@ def encode_documents(docs: Sequence[Document], tok, dtype: np.dtype) -> tuple[np
 
 
 def _write_array(path: Path, arr: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(arr.tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, arr.tobytes())
 
 
 def _open(path: Path, dtype: np.dtype) -> np.ndarray:
