@@ -20,8 +20,10 @@ def _fmt_eta(seconds: float) -> str:
 class Reporter:
     """Progress + metrics log for one stage; only the master rank writes anything."""
 
-    def __init__(self, out: Path, stage: str, max_steps: int, *, enabled: bool = True, start_step: int = 0) -> None:
+    def __init__(self, out: Path, stage: str, max_steps: int, *, enabled: bool = True, start_step: int = 0,
+                 time_budget: float = 0.0) -> None:
         self.out, self.stage, self.max_steps, self.enabled = Path(out), stage, max_steps, enabled
+        self.time_budget = time_budget  # > 0: the run ends by the clock, so the ETA does too
         self.start_step = start_step
         self.t0 = time.perf_counter()
         self.progress = None
@@ -62,6 +64,8 @@ class Reporter:
         done = step - self.start_step
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / max(1, done) * (self.max_steps - step)
+        if self.time_budget > 0:
+            eta = min(eta, max(0.0, self.time_budget - row.get("time_s", elapsed)))
         extra = "".join(f" {k} {row[k]:.3f}" for k in ("acc", "margin") if k in row)
         info = f"loss {row['train_loss']:.4f} lr {row['lr']:.2e} {row['tok_s']:,.0f} tok/s{extra}"
         if self.progress is not None:

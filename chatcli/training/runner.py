@@ -103,7 +103,8 @@ def run_stage(stage: Stage, opts: RunOptions, dist: DistInfo, device: torch.devi
         counters = Counters(scalars["step"], scalars["tokens"], scalars["time_s"], scalars.get("extra", {}))
         if dist.master:
             truncate_metrics(out, stage.name, counters.step)
-    reporter = Reporter(out, stage.name, cfg.max_steps, enabled=dist.master, start_step=counters.step)
+    reporter = Reporter(out, stage.name, cfg.max_steps, enabled=dist.master, start_step=counters.step,
+                        time_budget=cfg.time_budget_s)
     if counters.step:
         reporter.message(f"resuming from step {counters.step}")
     model = torch.compile(raw) if opts.compile else raw
