@@ -58,32 +58,5 @@ RESUME=()
 # 5. DPO (~6 min CPU): correct vs plausible-wrong answers, frozen SFT reference
 "$CHATCLI" train dpo "$D/dpo.jsonl" --model "$OUT/sft" --max-steps "$DPO_STEPS" --seed "$SEED" --out "$OUT/dpo"
 
-# 6. evaluation (~5 min CPU): bpb per held-out corpus (The Tempest included), task accuracy per stage
-mkdir -p "$OUT/eval"
-for f in "$D/tempest.txt" "$D"/heldout/*.txt; do
-  name="$(basename "$f" .txt)"
-  "$CHATCLI" eval --model "$OUT/dpo" --data "$f" --json > "$OUT/eval/bpb_$name.json"
-done
-for stage in pretrain sft dpo; do
-  "$CHATCLI" eval --model "$OUT/$stage" --tasks --json > "$OUT/eval/tasks_$stage.json"
-done
-"$PY" - "$OUT" <<'PYEOF'
-import json, sys
-from pathlib import Path
-out = Path(sys.argv[1]) / "eval"
-rows = {}
-for p in sorted(out.glob("*.json")):
-    try:
-        rows[p.stem] = json.loads(p.read_text())
-    except ValueError:
-        rows[p.stem] = {"error": "unreadable"}
-(out / "summary.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
-for k, v in rows.items():
-    brief = v.get("bpb", v.get("val_bpb", v.get("average")))
-    print(f"{k:28s} {brief}", file=sys.stderr)
-PYEOF
-
-# 7. the model directory
-rm -rf "$OUT/model" && cp -r "$OUT/dpo" "$OUT/model"
-rm -f "$OUT/model/metrics.jsonl"
-echo "recipe: model written to $OUT/model (eval summary: $OUT/eval/summary.json)" >&2
+# 6-7. evaluation, the model directory and its card (~10 min CPU): see recipes/evaluate.sh
+"$REPO/recipes/evaluate.sh" "$OUT" "$D"
