@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from model.checkpoint import (CheckpointError, atomic_save_tensors, atomic_write_json, export_state_dict,
-                              load_weights)
+from model.checkpoint import (CheckpointError, atomic_save_tensors, atomic_write_json, check_state_dict,
+                              export_state_dict, load_weights)
 from model.config import ConfigError, ModelConfig
 from model.transformer import Transformer
 
@@ -29,6 +29,8 @@ _LAYER_MAP = {
 }
 _TOP_MAP = {"tok_embeddings.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight",
             "output.weight": "lm_head.weight"}
+_INV_LAYER_MAP = {v: k for k, v in _LAYER_MAP.items()}
+_INV_TOP_MAP = {v: k for k, v in _TOP_MAP.items()}
 _LAYER_RE = re.compile(r"^layers\.(\d+)\.(.+)$")
 _HF_LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
 
@@ -43,14 +45,12 @@ def to_hf_name(name: str) -> str:
 
 def from_hf_name(name: str) -> str | None:
     """Our name for an HF tensor name, or None for tensors we do not keep (rotary caches)."""
-    inv_top = {v: k for k, v in _TOP_MAP.items()}
-    if name in inv_top:
-        return inv_top[name]
+    if name in _INV_TOP_MAP:
+        return _INV_TOP_MAP[name]
     m = _HF_LAYER_RE.match(name)
     if m:
-        inv = {v: k for k, v in _LAYER_MAP.items()}
-        if m.group(2) in inv:
-            return f"layers.{m.group(1)}.{inv[m.group(2)]}"
+        if m.group(2) in _INV_LAYER_MAP:
+            return f"layers.{m.group(1)}.{_INV_LAYER_MAP[m.group(2)]}"
         if m.group(2).endswith("rotary_emb.inv_freq"):
             return None
     raise CheckpointError(f"unsupported tensor in Hugging Face checkpoint: {name}")
@@ -139,7 +139,6 @@ def import_hf(hf_dir: Path, dtype: torch.dtype = torch.float32) -> Transformer:
     if cfg.tie_embeddings:
         sd.pop("output.weight", None)
     model = Transformer(cfg).to(dtype)
-    from model.checkpoint import check_state_dict
     check_state_dict(sd, model, hf_dir)
     model.load_state_dict(sd, strict=False)
     model.eval()

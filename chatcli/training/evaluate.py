@@ -59,9 +59,9 @@ def evaluate_task_slices(model_dir: Path | None, *, tests: Path | None = None, m
                          progress=None) -> dict:
     """Exact-match accuracy per task family on the held-out test slices (chatcli.tasks)."""
     from chatcli.tasks import evaluate_tasks
-    bundle = load_quantized(model_dir, resolve_device(device), quantize)
     if tests is not None and not Path(tests).exists():
         raise ChatcliError(f"{tests}: no such file or directory")
+    bundle = load_quantized(model_dir, resolve_device(device), quantize)
     if not raw and bundle.template is None:
         raise ChatcliError("this model has no chat markers; score it with --raw (Q: ... A: prompts)")
     res = evaluate_tasks(bundle, tests, max_per_family, fmt="raw" if raw else "chat", progress=progress)
