@@ -2,6 +2,7 @@
 """Build the training data of the default recipe from a data root (../shared/data by default).
 
 Writes OUT (default runs/default/data):
+  mid/knowledge.txt   every knowledge fact in all its phrasings; mid/tang300.txt the poems (SFT mixture)
   pretrain/*.txt      documents separated by blank lines: English corpora, WordNet as sentences, Chinese
                       poetry (唐诗三百首 repeated) and fortunes, task lines ("Q: ...\\nA: ...", train keys only),
                       reference lines (spellings, glossary, English-Chinese word list)
@@ -123,6 +124,9 @@ def prepare(data_root: Path, out: Path, *, seed: int = 0, holdout: float = 0.01,
     pre["tasks"] = build.pretrain_task_docs(res, seed, counts(build.PRETRAIN_COUNTS))
     pre["knowledge"] = build.knowledge_docs(res)
     rng_for(seed, "pretrain-order").shuffle(pre["poetry"])
+    # for the SFT mixture: every knowledge fact in all its phrasings, and the poems of the poem family
+    stats["mid"] = {"knowledge": write_docs(out / "mid" / "knowledge.txt", build.knowledge_docs(res, phrasings=5, seed=seed + 1)),
+                    "tang300": write_docs(out / "mid" / "tang300.txt", res.tang300_docs)}
     for c, docs in pre.items():
         write_docs(out / "pretrain" / f"{c}.txt", docs)
         stats["pretrain"][c] = {"docs": len(docs), "mb": round((out / "pretrain" / f"{c}.txt").stat().st_size / 1e6, 2)}

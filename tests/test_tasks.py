@@ -10,6 +10,7 @@ import pytest
 
 from chatcli.tasks import build, selfqa, synthetic
 from chatcli.tasks.common import normalise, question_of, score, split_of
+from chatcli.tasks.working import final_answer, solution_of, solve_arithmetic, solve_count, solve_reverse
 
 
 def test_generators_are_deterministic_by_seed():
@@ -77,10 +78,10 @@ def test_preference_pairs_chosen_correct_rejected_wrong():
     assert {r["family"] for r in recs} == set(build.CORPUS_FREE)
     for r in recs:
         assert r["chosen"] != r["rejected"] and r["rejected"]
-        item = {"family": r["family"], "answer": r["chosen"]}
+        item = {"family": r["family"], "answer": final_answer(r["chosen"])}
         assert score(item, r["chosen"]) and not score(item, r["rejected"])
         if r["family"] == "arithmetic":
-            assert int(r["chosen"]) == _eval_question(question_of({"prompt": r["prompt"]}))
+            assert int(final_answer(r["chosen"]).rstrip(".")) == _eval_question(question_of({"prompt": r["prompt"]}))
 
 
 def test_sft_and_pretrain_lines_use_train_keys_only():

@@ -103,15 +103,30 @@ def pretrain_task_docs(res: lexical.Resources | None, seed: int = 0, counts: dic
     return ["\n".join(lines[i:i + per_doc]) for i in range(0, len(lines), per_doc)]
 
 
-def knowledge_docs(res: lexical.Resources | None, per_doc: int = 20) -> list[str]:
+SPELL_PHRASES = ("The word \"{w}\" is spelled {s}.", "{w}: {s}.", "How to spell {w}: {s}.")
+MEANING_PHRASES = ("{w}: {g}.", "The word \"{w}\" means {g}.", "What {w} means: {g}.",
+                   "In the dictionary, {w} is defined as {g}.")
+TRANSLATE_PHRASES = ("English \"{w}\" is {zh} ({py}) in Chinese.", "The Chinese word for \"{w}\" is {zh}.",
+                     "{zh} ({py}) means \"{w}\".", "In Chinese, {w} is {zh}.", "“{w}”的中文是{zh}。")
+
+
+def knowledge_docs(res: lexical.Resources | None, per_doc: int = 20, phrasings: int = 2, seed: int = 0) -> list[str]:
     """Reference text the knowledge families draw on, for every key (train and test) as ordinary prose:
     spellings of the common words, a glossary of the meaning words, an English-Chinese word list.
+    Each fact is written `phrasings` ways (different sentence shapes), which is what lets a small model
+    answer a question about a fact it only ever read as prose (Allen-Zhu & Li, Physics of LMs 3.1).
     The question/answer form of test keys appears nowhere in training."""
-    lines = [synthetic.spelling_line(w) for w in synthetic.COMMON_WORDS]
+    rng = rng_for(seed, "knowledge-phrasing")
+
+    def some(phrases):
+        return rng.sample(phrases, min(phrasings, len(phrases)))
+    lines = [p.format(w=w, s=synthetic.spelling_line(w).split(" is spelled ")[1][:-1])
+             for w in synthetic.COMMON_WORDS for p in some(SPELL_PHRASES)]
     if res is not None:
-        lines += [f"{w}: {g}." for w, (g, _) in sorted(res.meaning.items())]
-        lines += [f"English \"{w}\" is {zh} ({py}) in Chinese." for w, (zh, _, py) in sorted(res.translate.items())]
-    rng_for(0, "knowledge-shuffle").shuffle(lines)
+        lines += [p.format(w=w, g=g) for w, (g, _) in sorted(res.meaning.items()) for p in some(MEANING_PHRASES)]
+        lines += [p.format(w=w, zh=zh, py=py) for w, (zh, _, py) in sorted(res.translate.items())
+                  for p in some(TRANSLATE_PHRASES)]
+    rng_for(seed, "knowledge-shuffle").shuffle(lines)
     return ["\n".join(lines[i:i + per_doc]) for i in range(0, len(lines), per_doc)]
 
 

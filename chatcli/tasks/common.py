@@ -14,6 +14,8 @@ import re
 import unicodedata
 from typing import Callable, Iterable
 
+from chatcli.tasks.working import final_answer, solution_of, with_final
+
 TEST_FRACTION = 0.1  # share of keys (words, operand pairs, poem lines) reserved for test slices
 
 
@@ -61,14 +63,17 @@ def raw_line(question: str, answer: str) -> str:
 
 
 def sft_example(item: dict, answer: str | None = None) -> dict:
-    """A chat SFT record for an item."""
-    return {"messages": [*item["prompt"], {"role": "assistant", "content": answer or item["answer"]}],
-            "family": item["family"]}
+    """A chat SFT record for an item: the worked solution where the family has one, else the answer."""
+    reply = answer or solution_of(item) or item["answer"]
+    return {"messages": [*item["prompt"], {"role": "assistant", "content": reply}], "family": item["family"]}
 
 
 def dpo_pair(item: dict, rejected: str) -> dict:
+    """chosen: the (worked) correct reply; rejected: the same working ending in a wrong answer, or the wrong answer."""
     assert rejected != item["answer"], "a preference pair needs two different answers"
-    return {"prompt": item["prompt"], "chosen": item["answer"], "rejected": rejected, "family": item["family"]}
+    solution = solution_of(item)
+    chosen, rej = (solution, with_final(solution, rejected)) if solution else (item["answer"], rejected)
+    return {"prompt": item["prompt"], "chosen": chosen, "rejected": rej, "family": item["family"]}
 
 
 # ---------------------------------------------------------------- normalisation and scoring
@@ -122,7 +127,7 @@ def normalise(family: str, text: str) -> str:
 
 def score(item: dict, output: str) -> bool:
     """Exact match after the family's normalisation, against the answer or any accepted alternative."""
-    # answers are one line; anything after a newline is the model rambling on
-    first = output.strip().split("\n", 1)[0] if output.strip() else ""
-    got = normalise(item["family"], first)
+    # the text after the last "answer is" (worked solutions), else the first line: answers are one
+    # line and anything after a newline is the model rambling on
+    got = normalise(item["family"], final_answer(output))
     return any(got == normalise(item["family"], a) for a in [item["answer"], *item.get("accept", [])])

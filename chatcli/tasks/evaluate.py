@@ -10,6 +10,7 @@ from typing import Callable
 
 from chatcli.tasks.build import FAMILIES, load_test_items
 from chatcli.tasks.common import question_of, raw_prompt, score
+from chatcli.tasks.working import solution_of
 
 
 def _generate(bundle, ids: list[int], stop_ids: list[int], max_tokens: int, stop_newline: bool) -> str:
@@ -63,7 +64,8 @@ def evaluate_tasks(bundle, tests=None, max_per_family: int | None = None, *, fmt
             ids = [tok.bos_id, *tok.encode(raw_prompt(question_of(it)))]
             stop = [tok.eos_id]
         budget = max(len(tok.encode(a)) for a in [it["answer"], *it.get("accept", [])]) + 8
-        budget = min(budget, 96)
+        worked = solution_of(it) if fmt == "chat" else None  # room to show the working
+        budget = len(tok.encode(worked)) + 16 if worked else min(budget, 96)
         if len(ids) + 1 > max_len:
             output = ""  # prompt does not fit the context: counted wrong
         else:
@@ -74,7 +76,7 @@ def evaluate_tasks(bundle, tests=None, max_per_family: int | None = None, *, fmt
         r["correct"] += int(ok)
         if len(r["samples"]) < samples:
             r["samples"].append({"question": question_of(it), "answer": it["answer"],
-                                 "output": output.strip().split("\n", 1)[0] if output.strip() else "",
+                                 "output": output.strip(),
                                  "correct": ok})
         if progress:
             progress(k + 1, len(items))

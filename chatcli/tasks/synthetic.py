@@ -81,7 +81,7 @@ def make_arithmetic(split: str, n: int, seed: int = 0) -> list[dict]:
     items = []
     for (op, a, b), rng in _sample_keys("arithmetic", split, n, seed, draw):
         q = rng.choice(ARITH_TEMPLATES[op]).format(a=a, b=b)
-        items.append(make_item("arithmetic", arith_key(op, a, b), q, str(arith_value(op, a, b)), op=op))
+        items.append(make_item("arithmetic", arith_key(op, a, b), q, str(arith_value(op, a, b)), op=op, a=a, b=b))
     return items
 
 
