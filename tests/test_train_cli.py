@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -74,6 +75,16 @@ def test_full_pipeline(tmp_path, data):
     meta = json.loads((dpo / "config.json").read_text())["training"]
     assert [s["stage"] for s in meta["stages"]] == ["pretrain", "sft", "dpo"]
     assert meta["stages"][2]["beta"] == 0.2 and meta["tokens_seen"] == sum(s["tokens"] for s in meta["stages"])
+
+    # policy == reference (lr 0): every pair's margin is 0 and the loss log 2, whether the reference
+    # log-probs were just computed or come from the per-pair cache (3 pairs, 4 a batch: repeats from step 1)
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(line + "\n" for line in (data / "pref.jsonl").read_text().splitlines()[:3]))
+    r = run("train", "dpo", few, "--model", sft, "--max-steps", 5, "--out", tmp_path / "dpo0", "-b", 4,
+            "--lr", 0, "--val-frac", 0, "--eval-every", 0, *COMMON[:-2], "--log-every", 1)
+    assert r.exit_code == 0, r.output
+    d0 = [x for x in rows(tmp_path / "dpo0" / "metrics.jsonl") if "train_loss" in x]
+    assert len(d0) == 5 and all(abs(x["train_loss"] - math.log(2)) < 1e-5 and abs(x["margin"]) < 1e-6 for x in d0)
 
     r = run("eval", "--model", dpo, "--data", data / "text.txt", "--json", "--max-tokens", 300)
     assert r.exit_code == 0, r.output

@@ -60,20 +60,33 @@ def dpo(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions
     ids, mask = pair_arrays(train_docs, template, T + 1, tok.eos_id)
     val_ids, val_mask = pair_arrays(val_docs, template, T + 1, tok.eos_id)
     B = cfg.batch_size
+    # the frozen reference's log-probs depend only on the pair: computed once per pair, then reused
+    ref_cache = np.full((len(ids), 2), np.nan)
+
+    def trimmed(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Drop the all-padding tail columns of a (rows, T+1) batch: pairs are mostly much shorter than T."""
+        used = int(np.nonzero(m.any(0))[0].max()) + 1 if m.any() else 2
+        return x[:, :max(used, 2)], m[:, :max(used, 2)]
 
     def get_batch(step: int, micro: int):
         rng = np.random.default_rng([cfg.seed, step, micro])
         pick = rng.integers(0, len(ids), size=B)
-        x = torch.from_numpy(ids[pick].transpose(1, 0, 2).reshape(2 * B, T + 1)).to(device)  # (2B, T+1) chosen first
-        m = torch.from_numpy(mask[pick].transpose(1, 0, 2).reshape(2 * B, T + 1)).to(device)
-        return x[:, :-1], x[:, 1:], m[:, 1:].float()
+        xb, mb = trimmed(ids[pick].transpose(1, 0, 2).reshape(2 * B, T + 1),  # (2B, L) chosen first
+                         mask[pick].transpose(1, 0, 2).reshape(2 * B, T + 1))
+        x, m = torch.from_numpy(xb).to(device), torch.from_numpy(mb).to(device)
+        return x[:, :-1], x[:, 1:], m[:, 1:].float(), pick
 
     def pair_loss(m, batch):
-        x, y, mk = batch
+        x, y, mk, pick = batch
         n = x.shape[0] // 2
         logp = sequence_logprobs(m, x, y, mk)  # (2B,)
-        with torch.no_grad():
-            ref_logp = sequence_logprobs(ref, x, y, mk)  # (2B,)
+        if pick is None or np.isnan(ref_cache[pick]).any():
+            with torch.no_grad():
+                ref_logp = sequence_logprobs(ref, x, y, mk).float()  # (2B,)
+            if pick is not None:
+                ref_cache[pick] = ref_logp.view(2, n).T.cpu().numpy()
+        else:
+            ref_logp = torch.from_numpy(ref_cache[pick].T.reshape(-1)).to(device=x.device, dtype=torch.float32)
         return dpo_loss(logp[:n], logp[n:], ref_logp[:n], ref_logp[n:], beta)
 
     def loss_fn(m, batch):
@@ -89,10 +102,11 @@ def dpo(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions
         n_batches = 0
         for i in range(0, min(len(val_ids), 256), B):
             b = len(val_ids[i:i + B])
-            x = torch.from_numpy(val_ids[i:i + B].transpose(1, 0, 2).reshape(2 * b, T + 1)).to(device)
-            mk = torch.from_numpy(val_mask[i:i + B].transpose(1, 0, 2).reshape(2 * b, T + 1)).to(device).float()
+            xb, mb = trimmed(val_ids[i:i + B].transpose(1, 0, 2).reshape(2 * b, T + 1),
+                             val_mask[i:i + B].transpose(1, 0, 2).reshape(2 * b, T + 1))
+            x, mk = torch.from_numpy(xb).to(device), torch.from_numpy(mb).to(device).float()
             with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                loss, acc, margin = pair_loss(m, (x[:, :-1], x[:, 1:], mk[:, 1:]))
+                loss, acc, margin = pair_loss(m, (x[:, :-1], x[:, 1:], mk[:, 1:], None))
             for k, v in zip(tot, (loss, acc, margin)):
                 tot[k] += float(v)
             n_batches += 1
