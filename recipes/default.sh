@@ -6,8 +6,8 @@
 # Device: CUDA when torch sees one, else CPU. Step counts per device can be overridden with env vars:
 #   PRESET, DIM, LAYERS, HEADS, CONTEXT, BATCH, VOCAB, PRETRAIN_TIME (seconds, 0 = by steps),
 #   PRETRAIN_STEPS, SFT_STEPS, DPO_STEPS, SEED, SCALE (multiplies the synthetic example counts).
-# Expected time on a 2-core CPU (~110 min of training in total):
-#   prepare_data ~0.5 min | tokenizer ~0.5 min | pretrain 55 min | sft ~50 min | dpo ~8 min | eval ~12 min
+# Expected time on a 2-core CPU (~135 min of training in total):
+#   prepare_data ~0.5 min | tokenizer ~0.5 min | pretrain 55 min | sft 2 x ~35 min | dpo ~8 min | eval ~12 min
 # On one H100: about 5 minutes end to end with the larger GPU step counts.
 # The final model is OUT_DIR/model (copy it to weights/default to bundle it; <= 25 MB).
 set -euo pipefail
@@ -28,7 +28,7 @@ if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
 else
   DEVICE=cpu
   # a 2-core CPU does ~2,500 tok/s on the default shape: the pretraining budget is wall-clock
-  : "${PRETRAIN_TIME:=3300}" "${PRETRAIN_STEPS:=100000}" "${SFT_STEPS:=1500}" "${DPO_STEPS:=300}"
+  : "${PRETRAIN_TIME:=3300}" "${PRETRAIN_STEPS:=100000}" "${SFT_STEPS:=1000}" "${DPO_STEPS:=300}"
   : "${DIM:=192}" "${LAYERS:=6}" "${HEADS:=6}" "${BATCH:=16}"
 fi
 : "${PRESET:=small}" "${VOCAB:=8192}" "${SCALE:=1.0}" "${CONTEXT:=256}" "${SEED:=1337}"
@@ -54,13 +54,19 @@ RESUME=()
   --warmup 100 --val-frac 0.01 --eval-every 250 --ckpt-every 250 --seed "$SEED" --time-budget "$PRETRAIN_TIME" \
   --max-steps "$PRETRAIN_STEPS" --out "$OUT/pretrain" "${RESUME[@]}"
 
-# 4. SFT (~45 min CPU): task conversations with worked solutions + chatterbot, mixed with the
-#    knowledge facts in all their phrasings, the 唐诗三百首 poems and some pretraining text so that
-#    language modelling is not forgotten (chat: loss on assistant tokens; text: on every token)
+# 4. SFT in two phases (~35 + ~35 min CPU). Task conversations with worked solutions + chatterbot,
+#    mixed with the knowledge facts in all their phrasings, the 唐诗三百首 poems and some pretraining
+#    text so that language modelling is not forgotten (chat: loss on assistant tokens; text: every token).
+#    Phase b adds copy documents (a random run, repeated): the base model has no induction heads yet,
+#    so it cannot copy an operand or a word out of the question until it is made to.
 "$CHATCLI" train sft "$D/sft.jsonl@0.6" "$D/mid/knowledge.txt@4" "$D/mid/tang300.txt@15" "$P/shakespeare.txt@0.3" \
   "$P/brown.txt@0.05" "$P/kjv.txt@0.05" "$P/fortunes.txt@0.1" "$P/wordnet.txt@0.03" "$P/poetry.txt@0.03" \
   "$P/fortunes_zh.txt@0.1" --model "$OUT/pretrain" --max-steps "$SFT_STEPS" --lr 4e-4 --batch-size "$BATCH" \
-  --eval-every 250 --ckpt-every 250 --seed "$SEED" --out "$OUT/sft"
+  --eval-every 250 --ckpt-every 250 --seed "$SEED" --out "$OUT/sft-a"
+"$CHATCLI" train sft "$D/mid/copy.txt@0.4" "$D/sft.jsonl@0.4" "$D/mid/knowledge.txt@2" "$D/mid/tang300.txt@8" \
+  "$P/shakespeare.txt@0.15" "$P/brown.txt@0.03" "$P/kjv.txt@0.03" "$P/fortunes.txt@0.05" "$P/wordnet.txt@0.02" \
+  "$P/poetry.txt@0.02" "$P/fortunes_zh.txt@0.05" --model "$OUT/sft-a" --max-steps "$SFT_STEPS" --lr 4e-4 \
+  --batch-size "$BATCH" --eval-every 250 --ckpt-every 250 --seed "$((SEED + 1))" --out "$OUT/sft"
 
 # 5. DPO (~8 min CPU): correct vs wrong final answers (same working), frozen SFT reference
 "$CHATCLI" train dpo "$D/dpo.jsonl" --model "$OUT/sft" --max-steps "$DPO_STEPS" --lr 1e-4 --seed "$SEED" \

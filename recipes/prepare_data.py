@@ -126,7 +126,8 @@ def prepare(data_root: Path, out: Path, *, seed: int = 0, holdout: float = 0.01,
     rng_for(seed, "pretrain-order").shuffle(pre["poetry"])
     # for the SFT mixture: every knowledge fact in all its phrasings, and the poems of the poem family
     stats["mid"] = {"knowledge": write_docs(out / "mid" / "knowledge.txt", build.knowledge_docs(res, phrasings=5, seed=seed + 1)),
-                    "tang300": write_docs(out / "mid" / "tang300.txt", res.tang300_docs)}
+                    "tang300": write_docs(out / "mid" / "tang300.txt", res.tang300_docs),
+                    "copy": write_docs(out / "mid" / "copy.txt", build.copy_docs(20000, seed))}
     for c, docs in pre.items():
         write_docs(out / "pretrain" / f"{c}.txt", docs)
         stats["pretrain"][c] = {"docs": len(docs), "mb": round((out / "pretrain" / f"{c}.txt").stat().st_size / 1e6, 2)}

@@ -7,6 +7,8 @@ import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatcli.tasks import build, selfqa, synthetic
 from chatcli.tasks.common import normalise, question_of, score, split_of
@@ -147,3 +149,49 @@ def test_evaluate_tasks_on_tiny_model(model_dir, tmp_path):
     assert seen[-1] == (4, 4)
     raw = evaluate_tasks(bundle, items[:2], fmt="raw")
     assert raw["format"] == "raw" and raw["n"] == 2
+
+
+# ---------------------------------------------------------------- worked solutions
+
+def _column_digits(steps: str, verb: str) -> list[str]:
+    return re.findall(verb + r" (\d+)", steps)
+
+
+@given(st.sampled_from(["+", "-", "x"]), st.integers(0, 999), st.integers(0, 999))
+@settings(max_examples=400, deadline=None)
+def test_worked_arithmetic_ends_in_the_value_and_each_step_is_true(op, a, b):
+    if op == "x" and a >= 100 and b >= 10:
+        b %= 10  # the family's products are 3 by 1 or 2 by 2 digits
+    sol = solve_arithmetic(op, a, b)
+    value = {"+": a + b, "-": a - b, "x": a * b}[op]
+    assert final_answer(sol) == f"{value}."
+    for lhs, rhs in re.findall(r"((?:\d+ [-+x] )+\d+) = (\d+)", sol):  # every 'p op q [op r] = s' holds
+        assert eval(lhs.replace("x", "*")) == int(rhs), (lhs, rhs, sol)
+
+
+def test_worked_count_and_reverse():
+    assert solve_count("banana", "a") == ("Spelled out: b-a-n-a-n-a. Counting a: b 0, a 1, n 1, a 2, n 2, a 3. "
+                                          "So the answer is 3.")
+    assert solve_count("tree", "z").endswith("So the answer is 0.")
+    assert solve_reverse("house") == ("Numbered: 1 h, 2 o, 3 u, 4 s, 5 e. Backwards: 5 e, 4 s, 3 u, 2 o, 1 h. "
+                                      "So the answer is esuoh.")
+    for it in build.make_items("count_letter", "train", 50) + build.make_items("reverse", "train", 50):
+        assert score(it, solution_of(it))
+
+
+def test_final_answer_reads_the_last_conclusion_or_the_first_line():
+    assert final_answer("7 + 5 = 12, write 2. So the answer is 12.") == "12."
+    assert final_answer("the answer is 3. No wait, the answer is 4.") == "4."
+    assert final_answer("所以答案是 5。") == "5。"
+    assert final_answer("632\nQ: more rambling") == "632"
+    assert final_answer("") == ""
+    item = {"family": "arithmetic", "answer": "632"}
+    assert score(item, "632") and score(item, "... So the answer is 632.") and not score(item, "So the answer is 633.")
+
+
+def test_copy_docs_repeat_their_run():
+    docs = build.copy_docs(60, seed=3)
+    assert docs == build.copy_docs(60, seed=3) and len(set(docs)) == 60
+    for d in docs:
+        a, b, c = d.split("\n")
+        assert a == b == c and len(a) > 0

@@ -130,6 +130,28 @@ def knowledge_docs(res: lexical.Resources | None, per_doc: int = 20, phrasings: 
     return ["\n".join(lines[i:i + per_doc]) for i in range(0, len(lines), per_doc)]
 
 
+def copy_docs(n: int, seed: int = 0) -> list[str]:
+    """Documents that can only be predicted by copying: a random run of words, numbers or letters,
+    then the same run again. A model pretrained on a few million tokens has no induction heads yet
+    (its loss on a repeated random sequence is no lower the second time), so it cannot copy an operand
+    or a word out of a question; a share of these in training grows them within a few hundred steps."""
+    rng = rng_for(seed, "copy-docs")
+    words = list(synthetic.COMMON_WORDS)
+    docs = []
+    for _ in range(n):
+        kind = rng.choice(("words", "digits", "letters"))
+        k = rng.randint(6, 30)
+        if kind == "words":
+            items = [rng.choice(words) for _ in range(k)]
+        elif kind == "digits":
+            items = ["".join(rng.choice("0123456789") for _ in range(rng.randint(1, 4))) for _ in range(k)]
+        else:
+            items = [rng.choice(synthetic.LETTERS) for _ in range(k)]
+        run = " ".join(items) if kind != "letters" else "-".join(items)
+        docs.append(f"{run}\n{run}\n{run}")
+    return docs
+
+
 # ---------------------------------------------------------------- files
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> int:

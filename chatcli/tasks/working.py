@@ -13,7 +13,7 @@ import re
 
 COLUMNS = ("ones", "tens", "hundreds", "thousands", "ten-thousands")
 FINAL = "So the answer is {}."
-_FINAL_RE = re.compile(r"(?:answer is|答案是)\s*[:：]?\s*(.+)", re.IGNORECASE)
+_FINAL_RE = re.compile(r"(?:answer is|答案是)\s*[:：]?\s*", re.IGNORECASE)
 
 
 def final_answer(output: str) -> str:
@@ -21,7 +21,7 @@ def final_answer(output: str) -> str:
     text = output.strip()
     hits = list(_FINAL_RE.finditer(text))
     if hits:
-        return hits[-1].group(1).split("\n", 1)[0].strip()
+        return text[hits[-1].end():].split("\n", 1)[0].strip()
     return text.split("\n", 1)[0] if text else ""
 
 
