@@ -5,7 +5,7 @@
 #
 # Device: CUDA when torch sees one, else CPU. Step counts per device can be overridden with env vars:
 #   PRESET, DIM, LAYERS, HEADS, CONTEXT, BATCH, VOCAB, PRETRAIN_TIME (seconds, 0 = by steps),
-#   PRETRAIN_STEPS, SFT_STEPS, DPO_STEPS, SEED, SCALE (multiplies the synthetic example counts).
+#   PRETRAIN_STEPS, SFT_STEPS (phase a), SFT_B_STEPS, DPO_STEPS, SEED, SCALE (multiplies the synthetic example counts).
 # Expected time on a 2-core CPU (~135 min of training in total):
 #   prepare_data ~0.5 min | tokenizer ~0.5 min | pretrain 55 min | sft 2 x ~35 min | dpo ~8 min | eval ~12 min
 # On one H100: about 5 minutes end to end with the larger GPU step counts.
@@ -23,12 +23,12 @@ CHATCLI="${CHATCLI:-chatcli}"
 
 if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   DEVICE=cuda
-  : "${PRETRAIN_TIME:=0}" "${PRETRAIN_STEPS:=20000}" "${SFT_STEPS:=4000}" "${DPO_STEPS:=1000}"
+  : "${PRETRAIN_TIME:=0}" "${PRETRAIN_STEPS:=20000}" "${SFT_STEPS:=3000}" "${SFT_B_STEPS:=3000}" "${DPO_STEPS:=1000}"
   : "${DIM:=384}" "${LAYERS:=8}" "${HEADS:=6}" "${BATCH:=64}"
 else
   DEVICE=cpu
   # a 2-core CPU does ~2,500 tok/s on the default shape: the pretraining budget is wall-clock
-  : "${PRETRAIN_TIME:=3300}" "${PRETRAIN_STEPS:=100000}" "${SFT_STEPS:=1000}" "${DPO_STEPS:=300}"
+  : "${PRETRAIN_TIME:=3300}" "${PRETRAIN_STEPS:=100000}" "${SFT_STEPS:=1000}" "${SFT_B_STEPS:=900}" "${DPO_STEPS:=300}"
   : "${DIM:=192}" "${LAYERS:=6}" "${HEADS:=6}" "${BATCH:=16}"
 fi
 : "${PRESET:=small}" "${VOCAB:=8192}" "${SCALE:=1.0}" "${CONTEXT:=256}" "${SEED:=1337}"
@@ -63,10 +63,10 @@ RESUME=()
   "$P/brown.txt@0.05" "$P/kjv.txt@0.05" "$P/fortunes.txt@0.1" "$P/wordnet.txt@0.03" "$P/poetry.txt@0.03" \
   "$P/fortunes_zh.txt@0.1" --model "$OUT/pretrain" --max-steps "$SFT_STEPS" --lr 4e-4 --batch-size "$BATCH" \
   --eval-every 250 --ckpt-every 250 --seed "$SEED" --out "$OUT/sft-a"
-"$CHATCLI" train sft "$D/mid/copy.txt@0.4" "$D/sft.jsonl@0.4" "$D/mid/knowledge.txt@2" "$D/mid/tang300.txt@8" \
+"$CHATCLI" train sft "$D/mid/copy.txt@1.0" "$D/sft.jsonl@0.4" "$D/mid/knowledge.txt@2" "$D/mid/tang300.txt@8" \
   "$P/shakespeare.txt@0.15" "$P/brown.txt@0.03" "$P/kjv.txt@0.03" "$P/fortunes.txt@0.05" "$P/wordnet.txt@0.02" \
-  "$P/poetry.txt@0.02" "$P/fortunes_zh.txt@0.05" --model "$OUT/sft-a" --max-steps "$SFT_STEPS" --lr 4e-4 \
-  --batch-size "$BATCH" --eval-every 250 --ckpt-every 250 --seed "$((SEED + 1))" --out "$OUT/sft"
+  "$P/poetry.txt@0.02" "$P/fortunes_zh.txt@0.05" --model "$OUT/sft-a" --max-steps "$SFT_B_STEPS" --lr 6e-4 \
+  --batch-size "$BATCH" --eval-every 300 --ckpt-every 150 --seed "$((SEED + 1))" --out "$OUT/sft"
 
 # 5. DPO (~8 min CPU): correct vs wrong final answers (same working), frozen SFT reference
 "$CHATCLI" train dpo "$D/dpo.jsonl" --model "$OUT/sft" --max-steps "$DPO_STEPS" --lr 1e-4 --seed "$SEED" \
