@@ -2,7 +2,8 @@
 """Build the training data of the default recipe from a data root (../shared/data by default).
 
 Writes OUT (default runs/default/data):
-  mid/knowledge.txt   every knowledge fact in all its phrasings; mid/tang300.txt the poems (SFT mixture)
+  mid/knowledge.txt   every knowledge fact in all its phrasings; mid/tang300.txt the poems; mid/copy.txt
+                      random runs repeated (copy practice); all three for the SFT mixture
   pretrain/*.txt      documents separated by blank lines: English corpora, WordNet as sentences, Chinese
                       poetry (唐诗三百首 repeated) and fortunes, task lines ("Q: ...\\nA: ...", train keys only),
                       reference lines (spellings, glossary, English-Chinese word list)

@@ -9,6 +9,7 @@ from typing import Iterable
 
 from chatcli.tasks import lexical, selfqa, synthetic
 from chatcli.tasks.common import dpo_pair, question_of, raw_line, rng_for, sft_example
+from chatcli.tasks.working import spelled
 
 FAMILIES = ("arithmetic", "count_letter", "reverse", "meaning", "translate", "poem_next", "chatcli")
 CORPUS_FREE = ("arithmetic", "count_letter", "reverse", "chatcli")
@@ -120,7 +121,7 @@ def knowledge_docs(res: lexical.Resources | None, per_doc: int = 20, phrasings: 
 
     def some(phrases):
         return rng.sample(phrases, min(phrasings, len(phrases)))
-    lines = [p.format(w=w, s=synthetic.spelling_line(w).split(" is spelled ")[1][:-1])
+    lines = [p.format(w=w, s=spelled(w))
              for w in synthetic.COMMON_WORDS for p in some(SPELL_PHRASES)]
     if res is not None:
         lines += [p.format(w=w, g=g) for w, (g, _) in sorted(res.meaning.items()) for p in some(MEANING_PHRASES)]

@@ -163,8 +163,3 @@ def wrong_reverse(item: dict, rng: random.Random) -> str:
     cands.append(word)
     cands = [c for c in cands if c != ans and c]
     return rng.choice(cands)
-
-
-def spelling_line(word: str) -> str:
-    """Pretraining knowledge: how a word is spelled, letter by letter."""
-    return f"The word \"{word}\" is spelled {'-'.join(word)}."

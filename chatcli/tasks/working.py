@@ -118,9 +118,6 @@ def solve_reverse(word: str) -> str:
     return f"Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. {FINAL.format(word[::-1])}"
 
 
-WORKED = ("arithmetic", "count_letter", "reverse")
-
-
 def solution_of(item: dict) -> str | None:
     """The worked solution of an item of a worked family (None for the others)."""
     fam = item["family"]

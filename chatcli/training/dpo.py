@@ -65,8 +65,9 @@ def dpo(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions
 
     def trimmed(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Drop the all-padding tail columns of a (rows, T+1) batch: pairs are mostly much shorter than T."""
-        used = int(np.nonzero(m.any(0))[0].max()) + 1 if m.any() else 2
-        return x[:, :max(used, 2)], m[:, :max(used, 2)]
+        used = int(np.nonzero(m.any(0))[0].max()) + 1 if m.any() else 0
+        keep = max(used, 2)  # inputs and targets need at least one position each
+        return x[:, :keep], m[:, :keep]
 
     def get_batch(step: int, micro: int):
         rng = np.random.default_rng([cfg.seed, step, micro])
