@@ -195,3 +195,21 @@ def test_copy_docs_repeat_their_run():
     for d in docs:
         a, b, c = d.split("\n")
         assert a == b == c and len(a) > 0
+
+
+def test_chatcli_training_varies_surface_but_never_meets_a_held_out_phrasing():
+    def norm(q: str) -> str:
+        return "".join(c for c in q.lower() if c.isalnum() or c == " ").strip()
+
+    train = build.make_items("chatcli", "train", 3000, seed=1)
+    test = build.make_items("chatcli", "test", 200)
+    base = {q for qs, _ in selfqa.FACTS for q in qs}
+    varied = [question_of(it) for it in train if question_of(it) not in base]
+    assert len(varied) > 1500  # most repeats come in another surface form
+    assert any(q.islower() for q in varied) and any(q.startswith(selfqa.PREFIXES) for q in varied)
+    held = {norm(question_of(it)) for it in test}
+    assert not any(held_q in norm(question_of(it)) for it in train for held_q in held)
+    answer_of = {q: a for qs, a in selfqa.FACTS for q in qs}
+    for it in train[:300]:  # a variant keeps its fact's answer
+        q = question_of(it)
+        assert any(norm(b) in norm(q) for b, a in answer_of.items() if a == it["answer"])

@@ -1,4 +1,4 @@
-"""`chatcli train tokenizer|pretrain|sft|dpo`: thin Typer wrappers over chatcli.training.
+"""`chatcli train tokenizer|pretrain|sft|dpo|pairs`: thin Typer wrappers over chatcli.training.
 
 Inputs are files, folders (recursed for .txt/.md/.jsonl) or hf:NAME[:SPLIT], each optionally
 suffixed @WEIGHT (e.g. books/@3 repeats that source's documents three times in the mix).
@@ -143,6 +143,28 @@ def dpo_cmd(data: DataArg, model: Annotated[Path, typer.Option("--model", help="
                ckpt_every=ckpt_every, log_every=log_every, seed=seed)
     meta = dpo(data, model, cfg, _opts(out, device, dtype, compile_, resume, threads), beta=beta, val_frac=val_frac)
     _done(meta, out)
+
+
+@train_app.command("pairs")
+@cli_errors
+def pairs_cmd(data: Annotated[Path, typer.Argument(help="preference JSONL with family and answer per record")],
+              model: Annotated[Path, typer.Option("--model", help="SFT model directory (the policy)")],
+              out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file for the on-policy pairs")],
+              n: Annotated[int, typer.Option("--n", help="prompts to try, shared evenly between families")] = 700,
+              temperature: Annotated[float, typer.Option("--temperature", help="for the second, sampled reply")] = 1.0,
+              seed: Seed = 0, device: Device = "auto",
+              as_json: Annotated[bool, typer.Option("--json", help="the summary as JSON on stdout")] = False) -> None:
+    """On-policy preference pairs: the model's own wrong answers (by the task scorer) as the rejected replies."""
+    import json
+    from chatcli.training.onpolicy import make_pairs
+    res = make_pairs(data, model, out, n=n, temperature=temperature, seed=seed, device=device)
+    if as_json:
+        typer.echo(json.dumps(res, ensure_ascii=False))
+        return
+    for fam, st in res["families"].items():
+        typer.echo(f"{fam:14s} {st['prompts']:5d} prompts  {st['greedy_correct']:5d} right greedy  {st['pairs']:5d} pairs",
+                   err=True)
+    typer.echo(f"pairs: {res['pairs']} from {res['prompts']} prompts in {res['time_s']} s; wrote {out}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -69,11 +69,13 @@ def sft_example(item: dict, answer: str | None = None) -> dict:
 
 
 def dpo_pair(item: dict, rejected: str) -> dict:
-    """chosen: the (worked) correct reply; rejected: the same working ending in a wrong answer, or the wrong answer."""
+    """chosen: the (worked) correct reply; rejected: the same working ending in a wrong answer, or the wrong answer.
+    The item's answer rides along so that `chatcli train pairs` can score the model's own replies."""
     assert rejected != item["answer"], "a preference pair needs two different answers"
     solution = solution_of(item)
     chosen, rej = (solution, with_final(solution, rejected)) if solution else (item["answer"], rejected)
-    return {"prompt": item["prompt"], "chosen": chosen, "rejected": rej, "family": item["family"]}
+    return {"prompt": item["prompt"], "chosen": chosen, "rejected": rej, "family": item["family"],
+            "answer": item["answer"], "accept": list(item.get("accept", []))}
 
 
 # ---------------------------------------------------------------- normalisation and scoring

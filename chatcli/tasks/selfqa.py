@@ -75,15 +75,41 @@ def _phrasings(split: str) -> list[tuple[str, str, int]]:
     return out
 
 
+PREFIXES = ("Hi! ", "Hey, ", "Quick question: ", "Hello chatcli. ", "I have a question. ", "Please tell me: ",
+            "Excuse me, ", "One more thing: ")
+SUFFIXES = (" Thanks!", " Please keep it short.", " Just curious.", " Answer briefly.")
+
+
+def surface_variant(q: str, rng: random.Random) -> str:
+    """The same question in other clothes: a greeting before it, a remark after it, lower case, or no
+    final punctuation. Training on these teaches the model to key on the words that carry the question
+    (the test asks each fact in a phrasing never trained on). Non-ASCII questions are left alone."""
+    if not q.isascii():
+        return q
+    r = rng.random()
+    if r < 0.2:
+        return q
+    if r < 0.45:
+        return rng.choice(PREFIXES) + (q[0].lower() + q[1:] if not q.startswith("chatcli") else q)
+    if r < 0.65:
+        return q + rng.choice(SUFFIXES)
+    if r < 0.85:
+        return q.lower()
+    return q.rstrip("?.!")
+
+
 def make_chatcli(split: str, n: int, seed: int = 0) -> list[dict]:
-    """Train: n items cycling over the training phrasings; test: every held-out phrasing once (n caps it)."""
+    """Train: n items cycling over the training phrasings (after the first pass in varied surface forms);
+    test: every held-out phrasing once (n caps it)."""
     pool = _phrasings(split)
     if split == "test":
         return [make_item("chatcli", q, q, a, fact=fi) for q, a, fi in pool[:n]]
     rng = rng_for(seed, "chatcli", split)
     items = []
     for i in range(n):
-        q, a, fi = pool[i % len(pool)] if i < len(pool) else rng.choice(pool)
+        q, a, fi = pool[i] if i < len(pool) else rng.choice(pool)
+        if i >= len(pool):
+            q = surface_variant(q, rng)
         items.append(make_item("chatcli", q, q, a, fact=fi))
     return items
 

@@ -1,0 +1,154 @@
+"""`train pairs`: on-policy preference pairs, scored by the task verifiers.
+
+Offline pairs (a correct reply against a hand-made wrong one) teach the model to prefer answers it
+would not have written anyway. On-policy pairs use the model's own mistakes instead: the SFT model
+answers each prompt of a preference file greedily (as `chatcli eval` does); when the task's
+exact-match scorer says the answer is wrong, that answer becomes the rejected reply and the file's
+correct reply the chosen one. When the greedy answer is right, one sampled answer is drawn, and a
+wrong sample is rejected against the model's own correct answer. Prompts the model gets right both
+ways give no pair. This is the reward-model-free form of RLHF: the verifier plays the reward model
+and DPO the policy update.
+
+Records need "family" and "answer" (and optionally "accept") besides prompt/chosen/rejected, as
+recipes/prepare_data.py writes them, so that the answers can be scored.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from chatcli.errors import ChatcliError
+from chatcli.tasks.build import FAMILIES
+from chatcli.tasks.common import score
+
+
+def _reply(bundle, ids: list[int], budget: int, temperature: float, generator: torch.Generator | None) -> str:
+    from model.generate import decode_n
+    from model.sampling import SamplingConfig
+    sampling = SamplingConfig(temperature=temperature, top_p=1.0, repeat_penalty=1.0, max_tokens=budget)
+    out = list(decode_n(bundle.model, ids, sampling, stop_ids=bundle.template.stop_ids, device=bundle.device,
+                        generator=generator))
+    return bundle.tokenizer.decode(out).strip()
+
+
+def check_records(records: list[dict], where: str) -> None:
+    for i, r in enumerate(records, 1):
+        missing = [k for k in ("prompt", "chosen", "family", "answer") if k not in r]
+        if missing:
+            raise ChatcliError(f"{where}:{i}: on-policy pairs need {', '.join(missing)} in every record "
+                               "(the task's answer is what the model's replies are scored against)")
+        if r["family"] not in FAMILIES:
+            raise ChatcliError(f"{where}:{i}: unknown task family {r['family']!r} (known: {', '.join(FAMILIES)})")
+        if not isinstance(r["prompt"], list):
+            raise ChatcliError(f"{where}:{i}: \"prompt\" must be a list of chat messages")
+
+
+def balanced(records: list[dict], n: int, seed: int) -> list[dict]:
+    """Up to n records, shared evenly between the families present (shuffled with seed)."""
+    rng = random.Random(seed)
+    by_family: dict[str, list[dict]] = {}
+    for r in records:
+        by_family.setdefault(r["family"], []).append(r)
+    per = max(1, n // max(1, len(by_family)))
+    picked = []
+    for fam in sorted(by_family):
+        rs = by_family[fam][:]
+        rng.shuffle(rs)
+        picked += rs[:per]
+    rng.shuffle(picked)
+    return picked[:n]
+
+
+def on_policy_pairs(bundle, records: list[dict], *, temperature: float = 1.0, seed: int = 0,
+                    progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], dict]:
+    """(pairs, stats): stats[family] = {"prompts", "greedy_correct", "pairs"}."""
+    if bundle.template is None:
+        raise ChatcliError(f"{bundle.path}: on-policy pairs need a chat model (its tokenizer has no chat markers)")
+    tok, max_len = bundle.tokenizer, bundle.model.config.max_seq_len
+    gen = torch.Generator(device=bundle.device).manual_seed(seed)
+    pairs, stats = [], {}
+    bundle.model.eval()
+    for k, r in enumerate(records):
+        item = {"family": r["family"], "prompt": r["prompt"], "answer": r["answer"], "accept": r.get("accept", [])}
+        st = stats.setdefault(r["family"], {"prompts": 0, "greedy_correct": 0, "pairs": 0})
+        st["prompts"] += 1
+        ids = bundle.template.render_prompt(r["prompt"])
+        budget = min(len(tok.encode(r["chosen"])) + 16, max_len - len(ids))
+        if budget < 1:
+            continue
+        greedy = _reply(bundle, ids, budget, 0.0, None)
+        if not score(item, greedy):
+            chosen, rejected = r["chosen"], greedy
+        else:
+            st["greedy_correct"] += 1
+            sample = _reply(bundle, ids, budget, temperature, gen)
+            chosen, rejected = greedy, sample
+            if score(item, sample):
+                rejected = None  # right both ways: nothing to learn from this prompt
+        # an empty reply (the model ended at once) is a wrong answer too, and a fine rejected one
+        if rejected is not None and rejected != chosen:
+            pairs.append({"prompt": r["prompt"], "chosen": chosen, "rejected": rejected, "family": r["family"],
+                          "answer": r["answer"], "accept": item["accept"], "on_policy": True})
+            st["pairs"] += 1
+        if progress:
+            progress(k + 1, len(records))
+    return pairs, dict(sorted(stats.items()))
+
+
+def read_records(path: Path) -> list[dict]:
+    """A preference JSONL file; a malformed line is named in the error."""
+    import json
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ChatcliError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise ChatcliError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    records = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ChatcliError(f"{path}:{i}: invalid JSON ({e.msg})") from None
+        if not isinstance(rec, dict):
+            raise ChatcliError(f"{path}:{i}: expected a JSON object")
+        records.append(rec)
+    if not records:
+        raise ChatcliError(f"{path}: no records")
+    check_records(records, str(path))
+    return records
+
+
+def make_pairs(data: Path, model_dir: Path | None, out: Path, *, n: int = 700, temperature: float = 1.0,
+               seed: int = 0, device: str = "auto") -> dict:
+    """Sample the model on up to n prompts of `data` (evenly per family), write the pairs to `out`."""
+    import sys
+    import time
+    from chatcli.bundle import load_bundle
+    from chatcli.device import resolve_device
+    from chatcli.tasks.build import write_jsonl
+    if n <= 0:
+        raise ChatcliError("--n must be positive")
+    if temperature <= 0:
+        raise ChatcliError("--temperature must be positive (the sampled reply is the second try)")
+    records = balanced(read_records(data), n, seed)
+    bundle = load_bundle(model_dir, device=resolve_device(device))
+    t0 = time.perf_counter()
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from chatcli.render import err_console
+        with Progress(TextColumn("[bold]pairs[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err_console(), transient=True) as bar:
+            task = bar.add_task("sampling", total=len(records))
+            pairs, stats = on_policy_pairs(bundle, records, temperature=temperature, seed=seed,
+                                           progress=lambda k, _: bar.update(task, completed=k))
+    else:
+        pairs, stats = on_policy_pairs(bundle, records, temperature=temperature, seed=seed)
+    write_jsonl(Path(out), pairs)
+    return {"prompts": len(records), "pairs": len(pairs), "time_s": round(time.perf_counter() - t0, 1),
+            "families": stats, "model": str(bundle.path), "out": str(out)}
