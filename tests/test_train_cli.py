@@ -85,6 +85,16 @@ def test_full_pipeline(tmp_path, data):
     assert r.exit_code == 0, r.output
     d0 = [x for x in rows(tmp_path / "dpo0" / "metrics.jsonl") if "train_loss" in x]
     assert len(d0) == 5 and all(abs(x["train_loss"] - math.log(2)) < 1e-5 and abs(x["margin"]) < 1e-6 for x in d0)
+    # DPO+NLL: the same run with --nll-weight 0.5 adds half the chosen replies' per-token NLL, and only that
+    r = run("train", "dpo", few, "--model", sft, "--max-steps", 5, "--out", tmp_path / "dpo1", "-b", 4,
+            "--lr", 0, "--val-frac", 0, "--eval-every", 0, "--nll-weight", 0.5, *COMMON[:-2], "--log-every", 1)
+    assert r.exit_code == 0, r.output
+    d1 = [x for x in rows(tmp_path / "dpo1" / "metrics.jsonl") if "train_loss" in x]
+    assert all(x["nll"] > 0.5 for x in d1)  # a tiny model is far from sure of its replies
+    assert all(abs(x["train_loss"] - (math.log(2) + 0.5 * x["nll"])) < 1e-5 for x in d1)
+    assert [x["nll"] for x in d1] == [x["nll"] for x in d0]  # same batches, same chosen replies
+    r = run("train", "dpo", few, "--model", sft, "--out", tmp_path / "dpo2", "--nll-weight", -1, *COMMON)
+    assert r.exit_code == 1 and "--nll-weight must be >= 0" in r.output
 
     r = run("eval", "--model", dpo, "--data", data / "text.txt", "--json", "--max-tokens", 300)
     assert r.exit_code == 0, r.output

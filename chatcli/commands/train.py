@@ -132,6 +132,8 @@ def dpo_cmd(data: DataArg, model: Annotated[Path, typer.Option("--model", help="
             out: Out, max_steps: MaxSteps = 200, beta: Annotated[float, typer.Option("--beta")] = 0.1,
             batch_size: Batch = 8, grad_accum: Accum = 1, context: Context = 0,
             lr: Annotated[float, typer.Option("--lr")] = 5e-5, schedule: Schedule = "cosine", warmup: Warmup = -1,
+            nll_weight: Annotated[float, typer.Option(
+                "--nll-weight", help="add this times the chosen replies' per-token NLL (DPO+NLL; 0: plain DPO)")] = 0.0,
             grad_clip: Clip = 1.0, val_frac: Annotated[float, typer.Option("--val-frac")] = 0.1,
             eval_every: EvalEvery = 50, ckpt_every: CkptEvery = 200, log_every: LogEvery = 10, seed: Seed = 1337,
             device: Device = "auto", dtype: Dtype = "auto", compile_: Compile = False, resume: Resume = False,
@@ -141,7 +143,11 @@ def dpo_cmd(data: DataArg, model: Annotated[Path, typer.Option("--model", help="
     cfg = _cfg(max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, context=context, lr=lr,
                schedule=schedule, warmup_steps=warmup, grad_clip=grad_clip, weight_decay=0.0, eval_every=eval_every,
                ckpt_every=ckpt_every, log_every=log_every, seed=seed)
-    meta = dpo(data, model, cfg, _opts(out, device, dtype, compile_, resume, threads), beta=beta, val_frac=val_frac)
+    if nll_weight < 0:
+        from chatcli.errors import ChatcliError
+        raise ChatcliError("--nll-weight must be >= 0")
+    meta = dpo(data, model, cfg, _opts(out, device, dtype, compile_, resume, threads), beta=beta, val_frac=val_frac,
+               nll_weight=nll_weight)
     _done(meta, out)
 
 

@@ -45,7 +45,10 @@ def pair_arrays(docs, template: ChatTemplate, length: int, pad: int) -> tuple[np
 
 
 def dpo(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions, *, beta: float = 0.1,
-        val_frac: float = 0.1) -> dict:
+        val_frac: float = 0.1, nll_weight: float = 0.0) -> dict:
+    """DPO; nll_weight > 0 adds that times the chosen replies' mean per-token NLL (DPO+NLL, as in
+    Pang et al. 2024, "Iterative Reasoning Preference Optimization"): on pairs the model separates
+    easily, plain DPO can lower both replies' log-probs and drift off into replies it never wrote."""
     dist, device, dtype = setup_runtime(opts, cfg.seed)
     check_fresh_out(opts)
     bundle = load_base(model_dir, device)
@@ -88,18 +91,20 @@ def dpo(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions
                 ref_cache[pick] = ref_logp.view(2, n).T.cpu().numpy()
         else:
             ref_logp = torch.from_numpy(ref_cache[pick].T.reshape(-1)).to(device=x.device, dtype=torch.float32)
-        return dpo_loss(logp[:n], logp[n:], ref_logp[:n], ref_logp[n:], beta)
+        loss, acc, margin = dpo_loss(logp[:n], logp[n:], ref_logp[:n], ref_logp[n:], beta)
+        nll = -(logp[:n] / mk[:n].sum(-1).clamp(min=1)).mean()  # chosen replies, per token
+        return loss + nll_weight * nll if nll_weight else loss, acc, margin, nll.detach()
 
     def loss_fn(m, batch):
-        loss, acc, margin = pair_loss(m, batch)
-        return loss, {"acc": acc, "margin": margin}
+        loss, acc, margin, nll = pair_loss(m, batch)
+        return loss, {"acc": acc, "margin": margin, "nll": nll}
 
     @torch.no_grad()
     def evaluate(m) -> dict:
         if len(val_ids) == 0:
             return {}
         m.eval()
-        tot = {"val_loss": 0.0, "val_acc": 0.0, "val_margin": 0.0}
+        tot = {"val_loss": 0.0, "val_acc": 0.0, "val_margin": 0.0, "val_nll": 0.0}
         n_batches = 0
         for i in range(0, min(len(val_ids), 256), B):
             b = len(val_ids[i:i + B])
@@ -107,13 +112,14 @@ def dpo(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions
                              val_mask[i:i + B].transpose(1, 0, 2).reshape(2 * b, T + 1))
             x, mk = torch.from_numpy(xb).to(device), torch.from_numpy(mb).to(device).float()
             with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                loss, acc, margin = pair_loss(m, (x[:, :-1], x[:, 1:], mk[:, 1:], None))
-            for k, v in zip(tot, (loss, acc, margin)):
+                vals = pair_loss(m, (x[:, :-1], x[:, 1:], mk[:, 1:], None))
+            for k, v in zip(tot, vals):
                 tot[k] += float(v)
             n_batches += 1
         return {k: v / n_batches for k, v in tot.items()}
 
     stage = Stage("dpo", model, tok, cfg, get_batch, loss_fn, 2 * B * T, evaluate=evaluate,
                   prior_training=bundle.meta.get("training", {}),
-                  info={"base": str(model_dir), "beta": beta, "data": list(data), "seed": cfg.seed})
+                  info={"base": str(model_dir), "beta": beta, "nll_weight": nll_weight, "data": list(data),
+                        "seed": cfg.seed})
     return run_stage(stage, opts, dist, device, dtype)

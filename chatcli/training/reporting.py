@@ -66,7 +66,7 @@ class Reporter:
         eta = elapsed / max(1, done) * (self.max_steps - step)
         if self.time_budget > 0:
             eta = min(eta, max(0.0, self.time_budget - row.get("time_s", elapsed)))
-        extra = "".join(f" {k} {row[k]:.3f}" for k in ("acc", "margin") if k in row)
+        extra = "".join(f" {k} {row[k]:.3f}" for k in ("acc", "margin", "nll") if k in row)
         info = f"loss {row['train_loss']:.4f} lr {row['lr']:.2e} {row['tok_s']:,.0f} tok/s{extra}"
         if self.progress is not None:
             self.progress.update(self.task, completed=step, info=info)

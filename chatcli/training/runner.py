@@ -83,7 +83,7 @@ def training_meta(stage: Stage, counters: Counters) -> dict:
     prior = list(stage.prior_training.get("stages", []))
     entry = {"stage": stage.name, "steps": counters.step, "tokens": counters.tokens,
              "time_s": round(counters.time_s, 1), **stage.info}
-    for k in ("val_loss", "val_bpb", "val_acc", "val_margin"):
+    for k in ("val_loss", "val_bpb", "val_acc", "val_margin", "val_nll"):
         if k in counters.extra:
             entry[k] = counters.extra[k]
     return {"stages": prior + [entry], "tokens_seen": sum(int(s.get("tokens", 0)) for s in prior) + counters.tokens,
