@@ -4,6 +4,7 @@
 
 Reads OUT_DIR/{pretrain,sft,dpo}/config.json and OUT_DIR/eval/*.json (written by evaluate.sh),
 and also writes OUT_DIR/eval/summary.json. Every number in the card comes from those files.
+OUT_DIR/known_misses.md, when present (hand-written findings about the run), ends the card.
 """
 from __future__ import annotations
 
@@ -102,10 +103,12 @@ def main(out: Path) -> str:
         "## Recipe", "",
         "```bash", "recipes/default.sh ../shared/data runs/default   # then: cp -r runs/default/model weights/default",
         "```", "",
-        "Pretraining (Muon + AdamW, warmup-stable-decay, 55 minutes by the clock), then SFT on chatterbot",
-        "conversations plus synthetic task conversations mixed with the knowledge facts (spellings, glossary,",
-        "English-Chinese word list, each in several phrasings), the 唐诗三百首 poems and a share of the",
-        "pretraining text, then DPO on correct vs wrong final answers.", "",
+        "Pretraining (Muon + AdamW, warmup-stable-decay, 55 minutes by the clock), then SFT in three phases",
+        "on chatterbot conversations plus synthetic task conversations mixed with the knowledge facts",
+        "(spellings, glossary, English-Chinese word list, each in several phrasings), the 唐诗三百首 poems,",
+        "copy documents and a share of the pretraining text; then DPO+NLL on on-policy pairs: the SFT model's",
+        "own wrong answers to training prompts (`chatcli train pairs`, scored by the task verifiers) against",
+        "the correct ones.", "",
         "Arithmetic, letter counting and reversal are answered with worked solutions (column by column; the",
         "word spelled out, letter by numbered letter) ending in \"So the answer is X.\": a 4M-parameter",
         "model cannot add 347 + 285 in one forward pass, but it can take one small step per token.", "",
@@ -129,7 +132,12 @@ def main(out: Path) -> str:
         "WordNet notice: \"WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. THIS",
         "SOFTWARE AND DATABASE IS PROVIDED \"AS IS\" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR",
         "WARRANTIES, EXPRESS OR IMPLIED.\" (full notice in ../shared/data/README.md)", "",
-    ])
+    ]) + known_misses(out)
+
+
+def known_misses(out: Path) -> str:
+    path = out / "known_misses.md"
+    return "\n" + path.read_text(encoding="utf-8").strip() + "\n" if path.exists() else ""
 
 
 if __name__ == "__main__":

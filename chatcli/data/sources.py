@@ -147,17 +147,21 @@ def split_documents(text: str) -> list[str]:
     return [d.strip("\n") for d in _BLANK.split(text) if d.strip()]
 
 
+def iter_json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, value) for each non-blank line of a JSONL file, where = "path:line"; errors name the line."""
+    for lineno, line in enumerate(_read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ChatcliError(f"{where}: invalid JSON ({e.msg})") from None
+
+
 def iter_file(path: Path) -> Iterator[Document]:
     if path.suffix.lower() in JSON_SUFFIXES:
-        text = _read_text(path)
-        for lineno, line in enumerate(text.split("\n"), 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ChatcliError(f"{where}: invalid JSON ({e.msg})") from None
+        for where, record in iter_json_lines(path):
             yield record_to_document(record, where)
     else:
         for doc in split_documents(_read_text(path)):

@@ -100,23 +100,13 @@ def on_policy_pairs(bundle, records: list[dict], *, temperature: float = 1.0, se
 
 def read_records(path: Path) -> list[dict]:
     """A preference JSONL file; a malformed line is named in the error."""
-    import json
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ChatcliError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise ChatcliError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    from chatcli.data.sources import iter_json_lines
+    if not Path(path).is_file():
+        raise ChatcliError(f"{path}: no such file")
     records = []
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ChatcliError(f"{path}:{i}: invalid JSON ({e.msg})") from None
+    for where, rec in iter_json_lines(Path(path)):
         if not isinstance(rec, dict):
-            raise ChatcliError(f"{path}:{i}: expected a JSON object")
+            raise ChatcliError(f"{where}: expected a JSON object")
         records.append(rec)
     if not records:
         raise ChatcliError(f"{path}: no records")
