@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from chatcli.app import app
 from chatcli.bundle import load_bundle
 from chatcli.tasks.common import dpo_pair, make_item
-from chatcli.tasks.evaluate import _generate
+from chatcli.tasks.evaluate import generate_reply
 from chatcli.training.onpolicy import balanced, on_policy_pairs
 
 
@@ -20,7 +20,7 @@ def run(*args):
 
 def greedy(bundle, question: str, budget: int) -> str:
     t = bundle.template
-    return _generate(bundle, t.render_prompt([{"role": "user", "content": question}]), t.stop_ids, budget, False).strip()
+    return generate_reply(bundle, t.render_prompt([{"role": "user", "content": question}]), t.stop_ids, budget, False).strip()
 
 
 def record(question: str, answer: str, family: str = "chatcli") -> dict:
@@ -96,6 +96,9 @@ def test_cli_writes_pairs_and_names_bad_lines(model_dir, tmp_path):
     bad.write_text(json.dumps(record("a?", "b")) + "\n" + json.dumps(rec) + "\n", encoding="utf-8")
     r = run("train", "pairs", str(bad), "--model", str(model_dir), "--out", str(out))
     assert r.exit_code == 1 and f"{bad}:2:" in r.output and "answer" in r.output
+    bad.write_text("\n" + json.dumps(record("a?", "b")) + "\n" + json.dumps(rec) + "\n", encoding="utf-8")
+    r = run("train", "pairs", str(bad), "--model", str(model_dir), "--out", str(out))
+    assert r.exit_code == 1 and f"{bad}:3:" in r.output  # the file's line, blank lines counted
     assert "Traceback" not in r.output
     bad.write_text("{not json\n", encoding="utf-8")
     r = run("train", "pairs", str(bad), "--model", str(model_dir), "--out", str(out))

@@ -13,12 +13,14 @@ from chatcli.tasks.common import question_of, raw_prompt, score
 from chatcli.tasks.working import solution_of
 
 
-def _generate(bundle, ids: list[int], stop_ids: list[int], max_tokens: int, stop_newline: bool) -> str:
+def generate_reply(bundle, ids: list[int], stop_ids: list[int], max_tokens: int, stop_newline: bool = False, *,
+                   temperature: float = 0.0, generator=None) -> str:
+    """Decode a reply after prompt ids (greedy unless temperature > 0); stop_newline ends it at a line break."""
     from model.generate import decode_n
     from model.sampling import SamplingConfig
-    sampling = SamplingConfig(temperature=0.0, repeat_penalty=1.0, max_tokens=max_tokens, top_p=1.0)
+    sampling = SamplingConfig(temperature=temperature, repeat_penalty=1.0, max_tokens=max_tokens, top_p=1.0)
     out: list[int] = []
-    for tid in decode_n(bundle.model, ids, sampling, stop_ids=stop_ids, device=bundle.device):
+    for tid in decode_n(bundle.model, ids, sampling, stop_ids=stop_ids, device=bundle.device, generator=generator):
         out.append(tid)
         if stop_newline and "\n" in bundle.tokenizer.decode(out[-4:]):
             break
@@ -69,7 +71,7 @@ def evaluate_tasks(bundle, tests=None, max_per_family: int | None = None, *, fmt
         if len(ids) + 1 > max_len:
             output = ""  # prompt does not fit the context: counted wrong
         else:
-            output = _generate(bundle, ids, stop, min(budget, max_len - len(ids)), fmt == "raw")
+            output = generate_reply(bundle, ids, stop, min(budget, max_len - len(ids)), fmt == "raw")
         ok = score(it, output)
         r = fams.setdefault(it["family"], {"n": 0, "correct": 0, "samples": []})
         r["n"] += 1

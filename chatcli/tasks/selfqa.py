@@ -107,8 +107,10 @@ def make_chatcli(split: str, n: int, seed: int = 0) -> list[dict]:
     rng = rng_for(seed, "chatcli", split)
     items = []
     for i in range(n):
-        q, a, fi = pool[i] if i < len(pool) else rng.choice(pool)
-        if i >= len(pool):
+        if i < len(pool):
+            q, a, fi = pool[i]
+        else:
+            q, a, fi = rng.choice(pool)
             q = surface_variant(q, rng)
         items.append(make_item("chatcli", q, q, a, fact=fi))
     return items

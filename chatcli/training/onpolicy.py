@@ -23,27 +23,19 @@ import torch
 from chatcli.errors import ChatcliError
 from chatcli.tasks.build import FAMILIES
 from chatcli.tasks.common import score
+from chatcli.tasks.evaluate import generate_reply
 
 
-def _reply(bundle, ids: list[int], budget: int, temperature: float, generator: torch.Generator | None) -> str:
-    from model.generate import decode_n
-    from model.sampling import SamplingConfig
-    sampling = SamplingConfig(temperature=temperature, top_p=1.0, repeat_penalty=1.0, max_tokens=budget)
-    out = list(decode_n(bundle.model, ids, sampling, stop_ids=bundle.template.stop_ids, device=bundle.device,
-                        generator=generator))
-    return bundle.tokenizer.decode(out).strip()
-
-
-def check_records(records: list[dict], where: str) -> None:
-    for i, r in enumerate(records, 1):
-        missing = [k for k in ("prompt", "chosen", "family", "answer") if k not in r]
-        if missing:
-            raise ChatcliError(f"{where}:{i}: on-policy pairs need {', '.join(missing)} in every record "
-                               "(the task's answer is what the model's replies are scored against)")
-        if r["family"] not in FAMILIES:
-            raise ChatcliError(f"{where}:{i}: unknown task family {r['family']!r} (known: {', '.join(FAMILIES)})")
-        if not isinstance(r["prompt"], list):
-            raise ChatcliError(f"{where}:{i}: \"prompt\" must be a list of chat messages")
+def check_record(r: dict, where: str) -> None:
+    """A record that can be scored: prompt messages, a chosen reply, a known family and its answer."""
+    missing = [k for k in ("prompt", "chosen", "family", "answer") if k not in r]
+    if missing:
+        raise ChatcliError(f"{where}: on-policy pairs need {', '.join(missing)} in every record "
+                           "(the task's answer is what the model's replies are scored against)")
+    if r["family"] not in FAMILIES:
+        raise ChatcliError(f"{where}: unknown task family {r['family']!r} (known: {', '.join(FAMILIES)})")
+    if not isinstance(r["prompt"], list):
+        raise ChatcliError(f"{where}: \"prompt\" must be a list of chat messages")
 
 
 def balanced(records: list[dict], n: int, seed: int) -> list[dict]:
@@ -62,36 +54,45 @@ def balanced(records: list[dict], n: int, seed: int) -> list[dict]:
     return picked[:n]
 
 
+def pair_for(bundle, r: dict, temperature: float, gen: torch.Generator) -> tuple[dict | None, bool]:
+    """(the on-policy pair for record r or None, whether the greedy reply was right)."""
+    item = {"family": r["family"], "prompt": r["prompt"], "answer": r["answer"], "accept": r.get("accept", [])}
+    ids = bundle.template.render_prompt(r["prompt"])
+    stop = bundle.template.stop_ids
+    budget = min(len(bundle.tokenizer.encode(r["chosen"])) + 16, bundle.model.config.max_seq_len - len(ids))
+    if budget < 1:
+        return None, False  # the prompt fills the context
+    greedy = generate_reply(bundle, ids, stop, budget).strip()
+    right = score(item, greedy)
+    if not right:
+        chosen, rejected = r["chosen"], greedy
+    else:
+        sample = generate_reply(bundle, ids, stop, budget, temperature=temperature, generator=gen).strip()
+        if score(item, sample):
+            return None, True  # right both ways: nothing to learn from this prompt
+        chosen, rejected = greedy, sample
+    # an empty reply (the model ended at once) is a wrong answer too, and a fine rejected one
+    if rejected == chosen:
+        return None, right
+    return {"prompt": r["prompt"], "chosen": chosen, "rejected": rejected, "family": r["family"],
+            "answer": r["answer"], "accept": item["accept"], "on_policy": True}, right
+
+
 def on_policy_pairs(bundle, records: list[dict], *, temperature: float = 1.0, seed: int = 0,
                     progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], dict]:
     """(pairs, stats): stats[family] = {"prompts", "greedy_correct", "pairs"}."""
     if bundle.template is None:
         raise ChatcliError(f"{bundle.path}: on-policy pairs need a chat model (its tokenizer has no chat markers)")
-    tok, max_len = bundle.tokenizer, bundle.model.config.max_seq_len
     gen = torch.Generator(device=bundle.device).manual_seed(seed)
     pairs, stats = [], {}
     bundle.model.eval()
     for k, r in enumerate(records):
-        item = {"family": r["family"], "prompt": r["prompt"], "answer": r["answer"], "accept": r.get("accept", [])}
+        pair, right = pair_for(bundle, r, temperature, gen)
         st = stats.setdefault(r["family"], {"prompts": 0, "greedy_correct": 0, "pairs": 0})
         st["prompts"] += 1
-        ids = bundle.template.render_prompt(r["prompt"])
-        budget = min(len(tok.encode(r["chosen"])) + 16, max_len - len(ids))
-        if budget < 1:
-            continue
-        greedy = _reply(bundle, ids, budget, 0.0, None)
-        if not score(item, greedy):
-            chosen, rejected = r["chosen"], greedy
-        else:
-            st["greedy_correct"] += 1
-            sample = _reply(bundle, ids, budget, temperature, gen)
-            chosen, rejected = greedy, sample
-            if score(item, sample):
-                rejected = None  # right both ways: nothing to learn from this prompt
-        # an empty reply (the model ended at once) is a wrong answer too, and a fine rejected one
-        if rejected is not None and rejected != chosen:
-            pairs.append({"prompt": r["prompt"], "chosen": chosen, "rejected": rejected, "family": r["family"],
-                          "answer": r["answer"], "accept": item["accept"], "on_policy": True})
+        st["greedy_correct"] += int(right)
+        if pair is not None:
+            pairs.append(pair)
             st["pairs"] += 1
         if progress:
             progress(k + 1, len(records))
@@ -107,10 +108,10 @@ def read_records(path: Path) -> list[dict]:
     for where, rec in iter_json_lines(Path(path)):
         if not isinstance(rec, dict):
             raise ChatcliError(f"{where}: expected a JSON object")
+        check_record(rec, where)
         records.append(rec)
     if not records:
         raise ChatcliError(f"{path}: no records")
-    check_records(records, str(path))
     return records
 
 
