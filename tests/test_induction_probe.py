@@ -53,4 +53,4 @@ def test_oracle_copier_pays_only_on_the_first_copy():
 def test_uniform_model_pays_the_same_on_every_copy():
     words = ["alpha", "bravo", "charlie"]
     losses = probe.repeat_losses(lambda ids: torch.zeros(1, ids.shape[1], V), CharTok(), words, runs=3, length=4)
-    assert losses == [math.log(V)] * 3 or all(abs(x - math.log(V)) < 1e-5 for x in losses)
+    assert all(abs(x - math.log(V)) < 1e-5 for x in losses)

@@ -10,7 +10,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from chatcli.errors import cli_errors
+from chatcli.errors import ChatcliError, cli_errors
 
 train_app = typer.Typer(help="Train a tokenizer, pretrain a model, then SFT and DPO it.", no_args_is_help=True)
 
@@ -37,13 +37,10 @@ Context = Annotated[int, typer.Option("--context", help="sequence length (defaul
 def _cfg(**kw):
     from model.train.config import TrainConfig
     if kw["max_steps"] <= 0:
-        from chatcli.errors import ChatcliError
         raise ChatcliError("--max-steps must be positive")
     if kw["schedule"] not in ("cosine", "wsd", "constant"):
-        from chatcli.errors import ChatcliError
         raise ChatcliError(f"unknown --schedule {kw['schedule']!r} (use cosine, wsd or constant)")
     if kw.get("optimizer", "adamw") not in ("adamw", "muon"):
-        from chatcli.errors import ChatcliError
         raise ChatcliError(f"unknown --optimizer {kw['optimizer']!r} (use adamw or muon)")
     if kw["eval_every"] == 0:
         kw["eval_every"] = kw["max_steps"]
@@ -144,7 +141,6 @@ def dpo_cmd(data: DataArg, model: Annotated[Path, typer.Option("--model", help="
                schedule=schedule, warmup_steps=warmup, grad_clip=grad_clip, weight_decay=0.0, eval_every=eval_every,
                ckpt_every=ckpt_every, log_every=log_every, seed=seed)
     if nll_weight < 0:
-        from chatcli.errors import ChatcliError
         raise ChatcliError("--nll-weight must be >= 0")
     meta = dpo(data, model, cfg, _opts(out, device, dtype, compile_, resume, threads), beta=beta, val_frac=val_frac,
                nll_weight=nll_weight)
