@@ -6,12 +6,20 @@ Layout of a model directory (see README):
     tokenizer.model     written by the caller (this package never touches tokenizers)
 
 Nothing here ever unpickles: weights are safetensors, metadata is JSON.
+
+Loading builds the model skeleton with torch.nn.init's fillers switched off (`_skeleton`): every
+weight is then assigned from the file, so random init would be wasted work. The skeleton's tensors
+are uninitialised CPU memory (torch.empty: pages are never touched, so nothing is committed), not
+meta tensors: ops on the meta device run through torch's Python reference kernels, which import
+torch._dynamo (about a third of a one-shot answer's start-up).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +152,35 @@ def check_state_dict(sd: dict[str, torch.Tensor], model: Transformer, where: Pat
             raise CheckpointError(f"{where}: tensor {k} has non-float dtype {sd[k].dtype}")
 
 
+_INIT_FILLERS = ("normal_", "uniform_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_",
+                 "xavier_uniform_", "xavier_normal_", "zeros_", "ones_", "constant_")
+_skeleton_lock = threading.Lock()
+
+
+def _keep(tensor, *args, **kwargs):
+    return tensor
+
+
+@contextlib.contextmanager
+def _no_init():
+    """torch.nn.init's in-place fillers as no-ops for the duration (restored afterwards)."""
+    with _skeleton_lock:
+        saved = {name: getattr(torch.nn.init, name) for name in _INIT_FILLERS if hasattr(torch.nn.init, name)}
+        try:
+            for name in saved:
+                setattr(torch.nn.init, name, _keep)
+            yield
+        finally:
+            for name, fn in saved.items():
+                setattr(torch.nn.init, name, fn)
+
+
+def _skeleton(cfg: ModelConfig) -> Transformer:
+    """A Transformer with uninitialised weights, to be filled by load_state_dict(assign=True)."""
+    with _no_init():
+        return Transformer(cfg)
+
+
 def load_model(directory: Path, *, device: torch.device | str = "cpu",
                dtype: torch.dtype = torch.float32) -> tuple[Transformer, dict]:
     """Build the model from config.json and load model.safetensors strictly. Returns (model, config data)."""
@@ -152,8 +189,7 @@ def load_model(directory: Path, *, device: torch.device | str = "cpu",
     cfg = model_config_from(data, directory / CONFIG)
     weights = directory / WEIGHTS
     sd = load_weights(weights)
-    with torch.device("meta"):
-        model = Transformer(cfg)
+    model = _skeleton(cfg)
     check_state_dict(sd, model, weights)
     for k, t in sd.items():
         if not torch.isfinite(t.float()).all():
