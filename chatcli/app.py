@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from chatcli import __version__
-from chatcli.commands import bench, chat, convert, evaluate, inspect, train
+from chatcli.commands import bench, chat, convert, evaluate, inspect, serve, train
 
 HELP = """A chat assistant over a transformer you train on your own machine.
 
@@ -15,6 +15,8 @@ Examples:
   chatcli chat                                   # interactive chat with the bundled model
 
   echo "What is 12 + 30?" | chatcli chat          # one-shot, answer on stdout
+
+  chatcli serve                                  # OpenAI-compatible server on http://127.0.0.1:8000/v1
 
   cat notes.txt | chatcli chat "Summarize:"      # instruction + piped material
 
@@ -45,7 +47,7 @@ def root(version: Annotated[Optional[bool], typer.Option(
     """chatcli: train, chat with, inspect and benchmark your own small language model."""
 
 
-for _module in (chat, train, evaluate, bench, inspect, convert):
+for _module in (chat, serve, train, evaluate, bench, inspect, convert):
     _module.register(app)
 
 

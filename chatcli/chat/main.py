@@ -33,12 +33,22 @@ class ChatOptions:
     dtype: str | None = None
 
 
+# Defaults for chatting with a small model (chat, the REPL and serve): a lower temperature than
+# SamplingConfig's general-purpose 0.8 keeps a few-million-parameter model on topic.
+CHAT_DEFAULTS = {"temperature": 0.5}
+
+
+def chat_defaults(**given):
+    """SamplingConfig with the chat defaults, overridden by `given` (raises SamplingError)."""
+    from model.sampling import SamplingConfig
+    return SamplingConfig(**{**CHAT_DEFAULTS, **given})
+
+
 def sampling_from(o: ChatOptions):
     from chatcli.chat.stops import unescape
-    from model.sampling import SamplingConfig
     given = {k: getattr(o, k) for k in ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
                                         "max_tokens") if getattr(o, k) is not None}
-    return SamplingConfig(**given, stop=[unescape(s) for s in o.stop])  # raises SamplingError (exit 1)
+    return chat_defaults(**given, stop=[unescape(s) for s in o.stop])  # raises SamplingError (exit 1)
 
 
 def run(o: ChatOptions) -> int:
