@@ -2,8 +2,10 @@
 
 Each configuration (prompt tokens, generated tokens, batch) is run once as a warm-up and then
 `repetitions` times; prefill tok/s (pp), decode tok/s (tg) and time to first token are reported as
-mean and sample standard deviation, in the style of llama-bench. Decoding is greedy through
-model.fast.FastDecoder with no host sync until the end of a run (the argmax stays on the device).
+mean and sample standard deviation, in the style of llama-bench. Decoding is greedy through the
+one decode loop (model.generate.decode_steps) on the engine that model.compiled.make_engine picks
+(`--engine auto` by default; the header and every row name the engine that actually ran), with
+no host sync until the end of a run (the argmax stays on the device).
 """
 from __future__ import annotations
 
@@ -58,17 +60,18 @@ class BenchSpec:
     gen_tokens: list[int] = field(default_factory=lambda: [128])
     batch: list[int] = field(default_factory=lambda: [1])
     repetitions: int = 5
-    compile: bool = False
-    engine: str = "fast"  # "fast" (model.fast) or "reference" (the Transformer itself)
+    compile: bool = False  # the same as engine "compiled"
+    engine: str = "auto"  # model.compiled.KINDS: auto, compiled, fast, reference
 
 
-def build_engine(model, engine: str = "fast"):
-    from model.fast import FastDecoder
-    if engine == "fast":
-        return FastDecoder(model)
-    if engine == "reference":
-        return model
-    raise ChatcliError(f"unknown engine {engine!r} (use fast or reference)")
+ENGINES = ("auto", "compiled", "fast", "reference")
+
+
+def build_engine(model, engine: str = "auto", *, batch: int = 1, notify=None):
+    from model.compiled import make_engine
+    if engine not in ENGINES:
+        raise ChatcliError(f"unknown engine {engine!r} (use {', '.join(ENGINES)})")
+    return make_engine(model, engine, batch=batch, notify=notify)
 
 
 def _sync(device: torch.device) -> None:
@@ -80,60 +83,42 @@ def _mean_sd(xs: list[float]) -> tuple[float, float]:
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
 
-@torch.inference_mode()
-def time_run(engine, prompt: torch.Tensor, gen_tokens: int, *, step=None, sampler=None) -> dict:
-    """One timed run: prefill prompt (B, P), then gen_tokens decode steps. Returns seconds.
+def _greedy(logits: torch.Tensor) -> torch.Tensor:
+    return logits.argmax(dim=-1)  # (B,)
 
-    step: a compiled `step_static` (static cache already set up) or None for engine(ids, start, cache).
-    sampler: a callable logits (B, V) -> ids (B,), default greedy argmax.
+
+@torch.inference_mode()
+def time_run(engine, prompt: torch.Tensor, gen_tokens: int, *, sampler=None) -> dict:
+    """One timed run through model.generate.decode_steps: prefill prompt (B, P), then gen_tokens decode steps.
+
+    sampler: a callable logits (B, V) -> ids (B,), default greedy argmax. Returns seconds.
     """
-    from model.kv_cache import KVCache
+    from model.generate import decode_steps
     B, P = prompt.shape
-    device = prompt.device
-    pick = sampler or (lambda logits: logits.argmax(dim=-1))
-    _sync(device)
+    cache = engine.new_cache(B, P + gen_tokens)
+    _sync(prompt.device)
     t0 = time.perf_counter()
-    if step is not None:
-        logits = engine.prefill_static(prompt)  # (B, V)
-    else:
-        cache = KVCache.for_model(engine.config, B, P + gen_tokens, device=device,
-                                  dtype=next(engine.parameters()).dtype)
-        logits = engine(prompt, start=0, cache=cache)[:, -1]  # (B, V)
-    _sync(device)
-    t1 = time.perf_counter()
-    token = pick(logits)  # (B,)
+    steps = decode_steps(engine, prompt, cache, gen_tokens + 1, sampler or _greedy)
+    token = next(steps)  # (B,)
     token.tolist()  # the first token reaches the host: time to first token
-    t2 = time.perf_counter()
-    if step is not None:
-        pos = torch.tensor([P], dtype=torch.long, device=device)
-        for _ in range(gen_tokens):
-            token = pick(step(token, pos))
-            pos += 1
-    else:
-        for i in range(gen_tokens):
-            token = pick(engine(token.view(B, 1), start=P + i, cache=cache)[:, -1])
+    t1 = time.perf_counter()
+    for token in steps:
+        pass
     token.tolist()
-    t3 = time.perf_counter()
-    return {"prefill_s": t1 - t0, "ttft_s": t2 - t0, "decode_s": t3 - t2}
+    t2 = time.perf_counter()
+    return {"prefill_s": t1 - t0, "ttft_s": t1 - t0, "decode_s": t2 - t1}
 
 
 def bench_config(engine, cfg: ModelConfig, prompt_tokens: int, gen_tokens: int, batch: int, repetitions: int, *,
-                 device: torch.device, compile_step: bool = False, sampler=None, seed: int = 0) -> dict:
+                 device: torch.device, sampler=None, seed: int = 0) -> dict:
     """Warm-up + repetitions of one configuration; rates as mean and sd."""
     if prompt_tokens + gen_tokens > cfg.max_seq_len:
         raise ChatcliError(f"prompt {prompt_tokens} + gen {gen_tokens} tokens exceed the model context "
                            f"of {cfg.max_seq_len}")
     g = torch.Generator().manual_seed(seed)
     prompt = torch.randint(0, cfg.vocab_size, (batch, prompt_tokens), generator=g).to(device)  # (B, P)
-    step = None
-    if compile_step:
-        from model.fast import FastDecoder, compile_step as make_step
-        if not isinstance(engine, FastDecoder):
-            raise ChatcliError("--compile needs the fast engine")
-        engine.setup_static(batch, prompt_tokens + gen_tokens)
-        step = make_step(engine)
-    time_run(engine, prompt, min(gen_tokens, 8) if step is None else gen_tokens, step=step, sampler=sampler)
-    runs = [time_run(engine, prompt, gen_tokens, step=step, sampler=sampler) for _ in range(repetitions)]
+    time_run(engine, prompt, min(gen_tokens, 8), sampler=sampler)
+    runs = [time_run(engine, prompt, gen_tokens, sampler=sampler) for _ in range(repetitions)]
     pp = [batch * prompt_tokens / r["prefill_s"] for r in runs]
     tg = [batch * gen_tokens / r["decode_s"] for r in runs]
     ttft = [r["ttft_s"] for r in runs]
@@ -179,26 +164,28 @@ def header(model, label: str, device: torch.device, dtype: torch.dtype, quantize
 
 
 def run_bench(model, label: str, spec: BenchSpec, *, device: torch.device, dtype: torch.dtype,
-              quantize: str | None, progress=None) -> tuple[dict, list[dict]]:
-    """Header and one result row per configuration (each row carries the header's identity keys)."""
+              quantize: str | None, progress=None, notify=None) -> tuple[dict, list[dict]]:
+    """Header and one result row per configuration (each row carries the header's identity keys
+    and the name of the engine that ran it, which differs from the one asked for after a fallback)."""
     cfg = model.config
     for p in spec.prompt_tokens:
         for n in spec.gen_tokens:
             if p + n > cfg.max_seq_len:
                 raise ChatcliError(f"prompt {p} + gen {n} tokens exceed the model context of {cfg.max_seq_len}")
-    if spec.compile and device.type == "cpu" and quantize == "int8":
-        raise ChatcliError("--compile with --quantize int8 is not supported on CPU")
+    kind = "compiled" if spec.compile else spec.engine
     head = header(model, label, device, dtype, quantize, spec.compile)
-    engine = build_engine(model, spec.engine)
     rows = []
     for b in spec.batch:
+        engine = build_engine(model, kind, batch=b, notify=notify)
+        head.setdefault("engine", engine.name)
         for p in spec.prompt_tokens:
             for n in spec.gen_tokens:
                 if progress:
-                    progress(f"pp{p} tg{n} batch {b} ...")
-                row = bench_config(engine, cfg, p, n, b, spec.repetitions, device=device, compile_step=spec.compile)
+                    progress(f"pp{p} tg{n} batch {b} ({engine.name}) ...")
+                row = bench_config(engine, cfg, p, n, b, spec.repetitions, device=device)
                 row.update({k: head[k] for k in ("model", "shape", "dtype", "device", "quantize", "compile",
                                                  "threads", "params")})
-                row["engine"] = spec.engine
+                row["engine"] = engine.name
+                row["compile"] = engine.name.startswith("compiled")
                 rows.append(row)
     return head, rows

@@ -7,10 +7,10 @@ Built from a Transformer's weights (fp32, bf16, or int8 after model.quantize.qua
 - RoPE from precomputed tables as `x * cos + roll(x) * sin_signed` (no cat/neg per token);
 - the KV cache written in place at explicit positions; attention through SDPA.
 
-`FastDecoder(model)(ids, start=, cache=)` returns logits like the model, so it works with
-model.generate.prefill / decode_one / decode_n / generate_batch unchanged. `step_static` is the
-fixed-shape step (position as a tensor, full-length cache + mask, as in gpt-fast) that
-`compile_step` hands to torch.compile ("reduce-overhead" = CUDA graphs on a GPU).
+It is a model.engine engine (`prefill`, `decode_one`, `new_cache`), and `FastDecoder(model)(ids,
+start=, cache=)` still returns logits (B, T, V) like the model. `step_static` is the fixed-shape
+step (position as a tensor, full-length cache + mask, as in gpt-fast) that model.compiled turns
+into one compiled graph (Inductor on CPU, CUDA graphs on a GPU).
 """
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ def _kernel(linears: list[nn.Module], dtype: torch.dtype, int8: str = "model"):
 class FastDecoder(nn.Module):
     """Decode-oriented copy of a Transformer's weights; same forward signature as the model."""
 
+    name = "fast"
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         cfg = model.config
@@ -89,14 +91,19 @@ class FastDecoder(nn.Module):
     def device(self) -> torch.device:
         return self.emb.device
 
-    def parameters(self, recurse: bool = True):  # decode_n reads the dtype from the first parameter
-        yield self.emb
-
     def num_params(self) -> int:
         return self.config.num_params()
 
     def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
         return KVCache.for_model(self.config, batch, max_len, device=self.device, dtype=self.dtype)
+
+    def prefill(self, ids: torch.Tensor, start: int, cache: KVCache) -> torch.Tensor:
+        """ids (B, T) at positions start..start+T-1 -> logits of the last one (B, V)."""
+        return self.forward(ids, start, cache)[:, -1]  # (B, V)
+
+    def decode_one(self, token: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
+        """token (B,) at position pos -> logits (B, V)."""
+        return self.forward(token.view(-1, 1), pos, cache)[:, -1]  # (B, V)
 
     def _rope(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """x (B, T, H, D); cos, sin (T, 1, D) fp32."""
@@ -166,17 +173,6 @@ class FastDecoder(nn.Module):
             gu = w13_k(h)  # (B, 2F)
             x = w2_k.addmm(x, F.silu(gu[:, :self.FF]) * gu[:, self.FF:])  # (B, C)
         return self.head(F.rms_norm(x, (self.C,), self.norm_w, self.eps))  # (B, V)
-
-    def prefill_static(self, ids: torch.Tensor) -> torch.Tensor:
-        """Prompt ids (B, T) into the static cache at 0..T-1 (eager, dynamic shape); logits (B, V)."""
-        assert self.static is not None, "call setup_static first"
-        return self.forward(ids, 0, self.static)[:, -1]  # (B, V)
-
-
-def compile_step(fast: FastDecoder):
-    """torch.compile of the static step: CUDA graphs on a GPU, inductor on CPU."""
-    mode = "reduce-overhead" if fast.device.type == "cuda" else None
-    return torch.compile(fast.step_static, mode=mode, fullgraph=True, dynamic=False)
 
 
 def fast_decoder(model: nn.Module) -> FastDecoder:

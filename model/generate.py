@@ -1,30 +1,51 @@
-"""Generation as small functions with explicit positions: prefill -> decode_one -> decode_n.
+"""Generation as small functions with explicit positions: prefill -> decode_one -> decode_steps -> decode_n.
+
+`decode_steps` is the one decode loop: every caller (chat, eval, `train pairs`, `chatcli bench`)
+runs through it, over any engine of model.engine. `decode_n` adds what a single conversation
+needs on top: sampling with a repetition window, stop ids, the context limit, statistics, and
+reuse of a PrefixCache across calls (only the ids not already cached are prefilled).
 
 Everything here is token ids in, token ids out. Stop conditions are token ids (the caller maps
-strings to ids, or stops on text itself). The generator yields one id at a time so callers can
+strings to ids, or stops on text itself). The generators yield one token at a time so callers can
 stream, time the first token, and stop early (Ctrl-C) without losing what was produced.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 
-from model.kv_cache import KVCache
+from model.engine import as_engine
+from model.kv_cache import KVCache, PrefixCache
 from model.sampling import SamplingConfig, make_generator, sample
 
 
-@torch.inference_mode()
-def prefill(model, ids: torch.Tensor, cache: KVCache, start: int = 0) -> torch.Tensor:
-    """Run the prompt ids (B, T) through the model at positions start..start+T-1; logits of the last one (B, V)."""
-    return model(ids, start=start, cache=cache)[:, -1, :]  # (B, V)
+def prefill(engine, ids: torch.Tensor, cache: KVCache, start: int = 0) -> torch.Tensor:
+    """Run ids (B, T) through the engine at positions start..start+T-1; logits of the last one (B, V)."""
+    return engine.prefill(ids, start, cache)  # (B, V)
 
 
-@torch.inference_mode()
-def decode_one(model, token: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
+def decode_one(engine, token: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
     """One step: token (B,) at position pos -> logits (B, V)."""
-    return model(token.view(-1, 1), start=pos, cache=cache)[:, -1, :]  # (B, V)
+    return engine.decode_one(token, pos, cache)  # (B, V)
+
+
+def decode_steps(engine, ids: torch.Tensor, cache: KVCache, n: int,
+                 pick: Callable[[torch.Tensor], torch.Tensor], start: int = 0) -> Iterator[torch.Tensor]:
+    """The decode loop: prefill ids (B, T) at `start`, then yield n tokens (B,), each fed back at the next position.
+
+    A token is fed back only when the caller asks for the next one, so stopping after a yield
+    never runs a step whose logits nobody reads. Tokens stay on the engine's device (no host sync).
+    """
+    logits = prefill(engine, ids, cache, start)  # (B, V)
+    pos = start + ids.shape[1]
+    for i in range(n):
+        token = pick(logits)  # (B,)
+        yield token
+        if i + 1 < n:
+            logits = decode_one(engine, token, pos, cache)  # (B, V)
+            pos += 1
 
 
 @dataclass
@@ -32,69 +53,66 @@ class GenerationStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "length"  # "stop" | "length" | "context"
+    prefilled_tokens: int = 0  # prompt ids run through the model this call
+    reused_tokens: int = 0  # prompt ids whose keys/values came from the PrefixCache
 
 
-def decode_n(model, prompt: Sequence[int] | torch.Tensor, sampling: SamplingConfig, *,
-             stop_ids: Sequence[int] = (), device: torch.device | str = "cpu",
-             cache_dtype: torch.dtype | None = None, stats: GenerationStats | None = None,
-             generator: torch.Generator | None = None) -> Iterator[int]:
+def _sampler(sampling: SamplingConfig, gen: torch.Generator, history: torch.Tensor):
+    """pick(logits (1, V)) -> token (1,), keeping the last repeat_window ids for the penalty."""
+    window = sampling.repeat_window if sampling.repeat_penalty != 1.0 else 0
+    recent = history[-window:].clone() if window > 0 else None
+
+    def pick(logits: torch.Tensor) -> torch.Tensor:
+        nonlocal recent
+        token = sample(logits, sampling, gen, recent.view(1, -1) if recent is not None else None)  # (1,)
+        if recent is not None:
+            recent = torch.cat([recent[1:] if recent.numel() >= window else recent, token])
+        return token
+
+    return pick
+
+
+def decode_n(engine, prompt: Sequence[int] | torch.Tensor, sampling: SamplingConfig, *,
+             stop_ids: Sequence[int] = (), stats: GenerationStats | None = None,
+             generator: torch.Generator | None = None, prefix: PrefixCache | None = None,
+             device: torch.device | str | None = None) -> Iterator[int]:
     """Yield up to sampling.max_tokens new ids after prompt (batch 1); stops on a stop id or a full context.
 
-    The stop token itself is not yielded. `stats` (if given) is filled in as generation goes.
+    engine: any model.engine engine, or a Transformer. The stop token itself is not yielded.
+    `stats` (if given) is filled in as generation goes. With `prefix`, the prompt's longest prefix
+    already in prefix.cache is reused, and afterwards prefix.ids is what the cache holds.
+    `device` is accepted for old callers; the engine's own device is used.
     """
-    ids = torch.as_tensor(list(prompt) if not torch.is_tensor(prompt) else prompt, dtype=torch.long, device=device)
-    ids = ids.view(1, -1)  # (1, T)
+    engine = as_engine(engine)
+    ids = [int(t) for t in (prompt.tolist() if torch.is_tensor(prompt) else prompt)]
     stats = stats if stats is not None else GenerationStats()
-    max_len = model.config.max_seq_len
-    T = ids.shape[1]
+    max_len = engine.config.max_seq_len
+    T = len(ids)
     assert 0 < T <= max_len, f"prompt of {T} tokens does not fit the context of {max_len}"
-    stats.prompt_tokens = T
-    dtype = cache_dtype or next(model.parameters()).dtype
-    budget = min(sampling.max_tokens, max_len - T + 1)
-    cache = KVCache.for_model(model.config, 1, min(max_len, T + budget), device=device, dtype=dtype)
-    gen = generator or make_generator(sampling.seed, device)
-    window = sampling.repeat_window
-    history = ids[0, -window:].clone() if window > 0 else ids[0, :0]
+    budget = min(sampling.max_tokens, max_len - T + 1)  # the last token is sampled, never fed
+    if prefix is not None:
+        cache, reuse = prefix.cache, prefix.reusable(ids)
+        prefix.ids = ids[:reuse]  # what stays valid until this call's writes are known
+    else:
+        cache, reuse = engine.new_cache(1, min(max_len, T + budget)), 0
+    stats.prompt_tokens, stats.reused_tokens, stats.prefilled_tokens = T, reuse, T - reuse
+    stats.completion_tokens, stats.finish_reason = 0, "length"
+    gen = generator or make_generator(sampling.seed, engine.device)
+    history = torch.tensor(ids, dtype=torch.long, device=engine.device)  # (T,)
     stop = set(int(s) for s in stop_ids)
-    logits = prefill(model, ids, cache)  # (1, V)
-    pos = T
-    for i in range(sampling.max_tokens):
-        recent = history.view(1, -1) if sampling.repeat_penalty != 1.0 else None
-        token = sample(logits, sampling, gen, recent)  # (1,)
-        tid = int(token.item())
-        if tid in stop:
-            stats.finish_reason = "stop"
-            return
-        stats.completion_tokens += 1
-        yield tid
-        if i + 1 == sampling.max_tokens:
-            stats.finish_reason = "length"
-            return
-        if pos >= cache.max_len:
-            stats.finish_reason = "context" if pos >= max_len else "length"
-            return
-        if window > 0:
-            history = torch.cat([history[-(window - 1):] if window > 1 else history[:0], token])
-        logits = decode_one(model, token, pos, cache)
-        pos += 1
-
-
-def generate_batch(model, prompts: torch.Tensor, sampling: SamplingConfig, *,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """Batched generation for prompts of equal length (B, T): returns new ids (B, max_tokens).
-
-    No stop tokens: used by benchmarks and evaluation where every row runs to max_tokens.
-    """
-    B, T = prompts.shape
-    n = min(sampling.max_tokens, model.config.max_seq_len - T)
-    dtype = next(model.parameters()).dtype
-    cache = KVCache.for_model(model.config, B, T + n, device=prompts.device, dtype=dtype)
-    gen = generator or make_generator(sampling.seed, prompts.device)
-    logits = prefill(model, prompts, cache)  # (B, V)
-    out = torch.empty(B, n, dtype=torch.long, device=prompts.device)
-    for i in range(n):
-        token = sample(logits, sampling, gen)  # (B,)
-        out[:, i] = token
-        if i + 1 < n:
-            logits = decode_one(model, token, T + i, cache)
-    return out
+    fed = ids[reuse:]  # ids whose keys/values this call writes, in order
+    steps = decode_steps(engine, history[reuse:].view(1, -1), cache, budget, _sampler(sampling, gen, history), reuse)
+    try:
+        for i, token in enumerate(steps):
+            tid = int(token.item())
+            if prefix is not None:
+                prefix.ids += fed
+                fed = [tid]
+            if tid in stop:
+                stats.finish_reason = "stop"
+                return
+            stats.completion_tokens += 1
+            yield tid
+        stats.finish_reason = "length" if budget == sampling.max_tokens else "context"
+    finally:
+        steps.close()

@@ -1,4 +1,6 @@
-"""KVCache: preallocated keys and values for every layer, written at explicit positions."""
+"""KVCache: preallocated keys and values for every layer, written at explicit positions; and
+PrefixCache, a KVCache kept across calls together with the token ids it holds, so a chat turn
+only prefills what is new since the last one."""
 from __future__ import annotations
 
 import torch
@@ -30,3 +32,27 @@ class KVCache:
 
     def nbytes(self) -> int:
         return self.k.numel() * self.k.element_size() * 2
+
+
+class PrefixCache:
+    """A KVCache plus the ids whose keys/values fill its first len(ids) positions.
+
+    Positions past len(ids) may hold stale values; engines never read a position before writing it.
+    """
+
+    def __init__(self, cache: KVCache) -> None:
+        self.cache = cache
+        self.ids: list[int] = []
+
+    def reusable(self, prompt: list[int]) -> int:
+        """How many leading ids of prompt are cached already (at most len(prompt) - 1: the last one
+        must run through the model to give the next-token logits)."""
+        n = 0
+        for a, b in zip(self.ids, prompt[:-1]):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def clear(self) -> None:
+        self.ids = []

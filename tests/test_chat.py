@@ -197,8 +197,9 @@ def test_oneshot_json_schema_and_join_rule(model_dir, tokenizer):
     args = ["--model", str(model_dir), "--raw", "--json", "--seed", "4", "-n", "6"]
     both = js(run([*args, "Summarize:"], input="the old queen\n"))
     assert set(both) == {"text", "finish_reason", "prompt_tokens", "completion_tokens", "ttft_s",
-                         "prefill_tok_s", "decode_tok_s", "model", "seed"}
+                         "prefill_tok_s", "decode_tok_s", "prefilled_tokens", "reused_tokens", "model", "seed"}
     assert both["prompt_tokens"] == 1 + len(tokenizer.encode("Summarize:\n\nthe old queen"))
+    assert both["prefilled_tokens"] == both["prompt_tokens"] and both["reused_tokens"] == 0  # one turn
     assert both["seed"] == 4 and both["completion_tokens"] <= 6 and both["model"] == str(model_dir)
     assert both["finish_reason"] in ("stop", "length")
     only_stdin = js(run(args, input="the old queen\n"))

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from model.config import ModelConfig
-from model.fast import FastDecoder, compile_step
-from model.generate import GenerationStats, decode_n, generate_batch
+from model.fast import FastDecoder
+from model.generate import GenerationStats, decode_n, decode_steps
 from model.sampling import SamplingConfig
 from model.transformer import Transformer
 
@@ -34,10 +34,10 @@ def test_chunked_logits_match_reference(model):
 def test_static_step_matches_reference(model):
     ids = torch.randint(0, CFG.vocab_size, (3, 24))
     fast = FastDecoder(model)
-    fast.setup_static(3, 32)
+    static = fast.setup_static(3, 32)
     with torch.inference_mode():
         ref = model(ids)
-        first = fast.prefill_static(ids[:, :10])
+        first = fast.prefill(ids[:, :10], 0, static)
         steps = [fast.step_static(ids[:, t], torch.tensor([t])) for t in range(10, 24)]
     torch.testing.assert_close(first, ref[:, 9], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(torch.stack(steps, 1), ref[:, 10:], atol=1e-5, rtol=1e-5)
@@ -59,14 +59,21 @@ def test_sampled_decode_n_reproducible_with_seed(model):
     assert list(decode_n(fast, [1, 2, 3], cfg)) == list(decode_n(fast, [1, 2, 3], cfg))
 
 
+def _greedy_batch(engine, prompts: torch.Tensor, n: int) -> torch.Tensor:
+    """n greedy tokens per row (B, n) through the one decode loop."""
+    cache = engine.new_cache(prompts.shape[0], prompts.shape[1] + n)
+    steps = decode_steps(engine, prompts, cache, n, lambda logits: logits.argmax(-1))
+    return torch.stack(list(steps), 1)  # (B, n)
+
+
 def test_batched_equals_per_row(model):
     torch.manual_seed(1)
     prompts = torch.randint(0, CFG.vocab_size, (3, 9))
     greedy = SamplingConfig(temperature=0, max_tokens=12, repeat_penalty=1.0)
     fast = FastDecoder(model)
-    batched = generate_batch(fast, prompts, greedy)  # (3, 12)
+    batched = _greedy_batch(fast, prompts, 12)  # (3, 12)
     for r in range(3):
-        row = generate_batch(fast, prompts[r:r + 1], greedy)[0]
+        row = _greedy_batch(fast, prompts[r:r + 1], 12)[0]
         assert torch.equal(batched[r], row)
         assert batched[r].tolist() == list(decode_n(model, prompts[r].tolist(), greedy))
 
@@ -90,19 +97,16 @@ def test_context_overflow_raises(model):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_graph_step_matches_eager(model):
+    from model.compiled import CompiledDecoder
     m = Transformer(CFG)
     m.load_state_dict(model.state_dict())
-    fast = FastDecoder(m.cuda().to(torch.bfloat16).eval())
-    fast.setup_static(1, 64)
-    step = compile_step(fast)
+    engine = CompiledDecoder(FastDecoder(m.cuda().to(torch.bfloat16).eval()), batch=1)
+    assert engine.name == "compiled-cudagraphs"
+    cache = engine.new_cache(1)
     ids = torch.randint(0, CFG.vocab_size, (1, 30), device="cuda")
     with torch.inference_mode():
         ref = m(ids).float()
-        fast.prefill_static(ids[:, :8])
-        pos = torch.tensor([8], device="cuda")
-        outs = []
-        for t in range(8, 30):
-            outs.append(step(ids[:, t], pos).float().clone())
-            pos += 1
+        engine.prefill(ids[:, :8], 0, cache)
+        outs = [engine.decode_one(ids[:, t], t, cache).float().clone() for t in range(8, 30)]
     got = torch.stack(outs, 1)
     assert ((got - ref[:, 8:]).norm() / ref[:, 8:].norm()) < 0.05

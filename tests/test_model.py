@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from model.config import ConfigError, ModelConfig, preset
-from model.generate import decode_n, generate_batch
+from model.generate import decode_n, decode_steps
 from model.kv_cache import KVCache
 from model.sampling import SamplingConfig
 from model.transformer import Transformer
@@ -54,11 +54,14 @@ def test_causality_future_tokens_do_not_change_past_logits():
     assert not torch.allclose(model(a)[:, 12:], model(b)[:, 12:])
 
 
-def test_generate_batch_matches_single_rows():
+def test_batched_decode_loop_matches_single_rows():
+    from model.engine import ReferenceEngine
     model = _model()
     prompts = torch.randint(0, 97, (3, 7))
     cfg = SamplingConfig(temperature=0, max_tokens=10, repeat_penalty=1.0)
-    batch = generate_batch(model, prompts, cfg)
+    engine = ReferenceEngine(model)
+    steps = decode_steps(engine, prompts, engine.new_cache(3, 17), 10, lambda logits: logits.argmax(-1))
+    batch = torch.stack(list(steps), 1)  # (3, 10)
     for row in range(3):
         assert batch[row].tolist() == list(decode_n(model, prompts[row].tolist(), cfg))
 

@@ -38,11 +38,17 @@ def _turn_starts(history: list[dict]) -> list[int]:
 
 
 def fit_chat(template, system: str | None, history: list[dict], user_text: str, *, max_len: int,
-             max_tokens: int | None, first_kept: int = 0, no_truncate: bool = False) -> Fit:
-    """Choose the history window and max_tokens for one chat turn (see module docstring)."""
+             max_tokens: int | None, first_kept: int = 0, no_truncate: bool = False, turn_ids=None) -> Fit:
+    """Choose the history window and max_tokens for one chat turn (see module docstring).
+
+    turn_ids(message) -> ids renders a history message (default: template.turn_ids); the session
+    passes one that renders its answers from the ids generated for them.
+    """
     tok = template.tok
+    turn_ids = turn_ids or template.turn_ids
     sys_ids = template.turn_ids({"role": "system", "content": system}) if system else []
-    lens = [len(template.turn_ids(m)) for m in history]
+    turns = [turn_ids(m) for m in history]
+    lens = [len(t) for t in turns]
     user_ids = tok.encode(user_text)
     fixed = 1 + len(sys_ids) + 1 + len(user_ids) + 1 + 1  # bos, system, <|user|> text <|end|>, <|assistant|>
     target = max_tokens if max_tokens is not None else reserve(max_len)
@@ -55,7 +61,6 @@ def fit_chat(template, system: str | None, history: list[dict], user_text: str, 
     if start > first_kept:
         notices.append(("drop", f"older turns are being dropped to fit the model's context of {max_len} tokens "
                                  "(the system prompt is kept; /clear starts over)"))
-    kept = history[start:]
     need = min(target, reserve(max_len))
     room = max_len - fixed - sum(lens[start:])
     text = user_text
@@ -74,8 +79,8 @@ def fit_chat(template, system: str | None, history: list[dict], user_text: str, 
                             f"kept its last {allowed} tokens"))
         room = need
     ids = [tok.bos_id, *sys_ids]
-    for m in kept:
-        ids += template.turn_ids(m)
+    for t in turns[start:]:
+        ids += t
     ids += [template.role_ids["user"], *user_ids, template.end_id, template.role_ids["assistant"]]
     new = max_len - len(ids)
     assert new == room >= 1, (new, room)

@@ -82,6 +82,7 @@ def run_oneshot(session, prompt: str, *, as_json: bool = False, show_stats: bool
         stats = session.last
         if as_json:
             doc = {"text": text, "finish_reason": stats.finish_reason, **stats.to_dict(),
+                   "prefilled_tokens": stats.prefilled_tokens, "reused_tokens": stats.reused_tokens,
                    "model": str(session.bundle.path), "seed": session.seed}
             out.write(json.dumps(doc, ensure_ascii=False) + "\n")
         elif not text.endswith("\n"):

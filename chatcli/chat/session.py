@@ -5,6 +5,11 @@ Shared by the REPL, the one-shot runner and the tests; it never touches the term
 (dropped turns, truncation) go through the `notify` callback. A session draws one seed (or takes
 the given one) and keeps one torch.Generator, so replaying the same inputs with the same seed and
 settings gives the same answers, while /retry continues the stream and gives a new answer.
+
+The KV cache lives across turns (a model.kv_cache.PrefixCache): each turn prefills only the ids
+after the longest prefix the cache already holds, usually just the new user message. For that
+prefix to reach through earlier answers, an answer is re-rendered from the very ids that were
+generated for it (not from a re-encoding of its text, which BPE may split differently).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from chatcli.chat.context import fit_chat, fit_raw
 from chatcli.chat.stats import SessionStats, TurnStats
 from chatcli.chat.stops import StopMatcher
 from chatcli.errors import ChatcliError
+from model.kv_cache import PrefixCache
 from model.sampling import SamplingConfig, make_generator
 
 INTERRUPTED = "interrupted"
@@ -44,6 +50,9 @@ class ChatSession:
         self.last: TurnStats | None = None
         self.totals = SessionStats()
         self.seed = 0
+        self._engine = None
+        self._prefix: PrefixCache | None = None
+        self._answer_ids: dict[str, list[int]] = {}  # answer text -> the ids generated for it
         self.reseed(self.settings.seed)
 
     # ----- state -----
@@ -62,11 +71,25 @@ class ChatSession:
 
     @property
     def engine(self):
-        """The decode path: model.fast's fused, pre-transposed copy of the weights (built once)."""
-        if getattr(self, "_engine", None) is None:
-            from model.fast import fast_decoder
-            self._engine = fast_decoder(self.bundle.model)
+        """The decode engine model.compiled.make_engine picks for this device (built once)."""
+        if self._engine is None:
+            from model.compiled import make_engine
+            self._engine = make_engine(self.bundle.model, "auto", notify=self.notify)
         return self._engine
+
+    @property
+    def prefix(self) -> PrefixCache:
+        """The KV cache kept between turns, with the ids it holds."""
+        if self._prefix is None:
+            self._prefix = PrefixCache(self.engine.new_cache(1, self.max_len))
+        return self._prefix
+
+    def _turn_ids(self, message: dict) -> list[int]:
+        """A history message as ids: an answer as generated, anything else as the template encodes it."""
+        ids = self._answer_ids.get(message["content"]) if message["role"] == "assistant" else None
+        if ids is None:
+            return self.template.turn_ids(message)
+        return [self.template.role_ids["assistant"], *ids, self.template.end_id]
 
     def reseed(self, seed: int | None = None) -> None:
         """Restart the random stream from `seed` (a fresh random seed when None)."""
@@ -104,7 +127,8 @@ class ChatSession:
                           no_truncate=self.no_truncate)
         else:
             fit = fit_chat(self.template, self.system, self.history, user_text, max_len=self.max_len,
-                           max_tokens=explicit, first_kept=self.first_kept, no_truncate=self.no_truncate)
+                           max_tokens=explicit, first_kept=self.first_kept, no_truncate=self.no_truncate,
+                           turn_ids=self._turn_ids)
             if fit.first_kept > self.first_kept:
                 self.totals.dropped_messages += fit.first_kept - self.first_kept
                 self.first_kept = fit.first_kept
@@ -119,11 +143,15 @@ class ChatSession:
         stopper = StopMatcher(self.settings.stop)
         decoder = StreamDecoder(self.tok)
         parts: list[str] = []
+        generated: list[int] = []
         done = False
+        engine, prefix = self.engine, self.prefix
         stats.start()
         try:
-            for tid in decode_n(self.engine, fit.ids, sampling, stop_ids=self.stop_ids,
-                                device=self.bundle.device, stats=gstats, generator=self._gen):
+            for tid in decode_n(engine, fit.ids, sampling, stop_ids=self.stop_ids, stats=gstats,
+                                generator=self._gen, prefix=prefix):
+                stats.reused_tokens = gstats.reused_tokens
+                generated.append(tid)
                 stats.token()
                 text, hit = stopper.feed(decoder.push(tid))
                 if text:
@@ -149,6 +177,14 @@ class ChatSession:
             if not done:
                 answer[INTERRUPTED] = True
             self.history += [user, answer]
+            self._remember(answer["content"], generated)
+
+    def _remember(self, text: str, ids: list[int]) -> None:
+        """Keep the generated ids of an answer whose text they spell exactly (for cache reuse)."""
+        live = {m["content"] for m in self.history if m["role"] == "assistant"}
+        self._answer_ids = {t: v for t, v in self._answer_ids.items() if t in live}
+        if not self.raw and self.tok.decode(ids) == text:
+            self._answer_ids[text] = list(ids)
 
     def retry_text(self) -> str:
         """Remove the last exchange and return its user text, for /retry."""
@@ -165,4 +201,4 @@ class ChatSession:
         if self.raw:
             return 0
         ids = self.template.render_prompt(self.messages[:1] if self.system else [])
-        return len(ids) + sum(len(self.template.turn_ids(m)) for m in self.history[self.first_kept:])
+        return len(ids) + sum(len(self._turn_ids(m)) for m in self.history[self.first_kept:])

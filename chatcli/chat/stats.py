@@ -1,7 +1,9 @@
 """Timing and token counts of one answer (TurnStats) and of a whole session (SessionStats).
 
 ttft        = time from the start of a turn to the first generated token id (prefill + first sample)
-prefill/s   = prompt tokens / ttft
+prefilled   = prompt tokens run through the model this turn; reused = prompt tokens whose keys and
+              values were still in the KV cache from the turns before (prefilled + reused = prompt)
+prefill/s   = prefilled tokens / ttft
 decode/s    = (completion tokens - 1) / (time from the first to the last token id)
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ FINISH_NOTES = {"length": "stopped at max_tokens", "context": "stopped: context 
 class TurnStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reused_tokens: int = 0  # of prompt_tokens, taken from the KV cache instead of prefilled
     ttft_s: float | None = None
     prefill_tok_s: float | None = None
     decode_tok_s: float | None = None
@@ -43,16 +46,21 @@ class TurnStats:
         self.total_s = end - self._t0
         first = self._t_first if self._t_first is not None else end
         self.ttft_s = first - self._t0
-        if self.prompt_tokens and self.ttft_s > 0:
-            self.prefill_tok_s = self.prompt_tokens / self.ttft_s
+        if self.prefilled_tokens and self.ttft_s > 0:
+            self.prefill_tok_s = self.prefilled_tokens / self.ttft_s
         if self.completion_tokens >= 2 and self._t_last is not None and self._t_last > first:
             self.decode_tok_s = (self.completion_tokens - 1) / (self._t_last - first)
+
+    @property
+    def prefilled_tokens(self) -> int:
+        return self.prompt_tokens - self.reused_tokens
 
     def line(self) -> str:
         """One-line human summary for the status line and --stats."""
         parts = [f"{self.prompt_tokens} prompt tok", f"{self.completion_tokens} generated",
                  f"ttft {_fmt_s(self.ttft_s)}", f"prefill {_fmt_rate(self.prefill_tok_s)}",
-                 f"decode {_fmt_rate(self.decode_tok_s)}"]
+                 f"decode {_fmt_rate(self.decode_tok_s)}",
+                 f"{self.prefilled_tokens} prefilled, {self.reused_tokens} reused from cache"]
         note = FINISH_NOTES.get(self.finish_reason)
         if note:
             parts.append(note)
@@ -72,10 +80,12 @@ class SessionStats:
     decode_time_s: float = 0.0
     decode_tokens: int = 0
     dropped_messages: int = 0
+    reused_tokens: int = 0
 
     def add(self, t: TurnStats) -> None:
         self.turns += 1
         self.prompt_tokens += t.prompt_tokens
+        self.reused_tokens += t.reused_tokens
         self.completion_tokens += t.completion_tokens
         if t.decode_tok_s:
             self.decode_tokens += t.completion_tokens - 1
@@ -83,7 +93,8 @@ class SessionStats:
 
     def line(self) -> str:
         rate = self.decode_tokens / self.decode_time_s if self.decode_time_s > 0 else None
-        return (f"{self.turns} answers · {self.prompt_tokens} prompt tok · {self.completion_tokens} generated · "
+        return (f"{self.turns} answers · {self.prompt_tokens} prompt tok ({self.reused_tokens} reused from cache) · "
+                f"{self.completion_tokens} generated · "
                 f"mean decode {_fmt_rate(rate)} · {self.dropped_messages} old messages dropped for context")
 
 

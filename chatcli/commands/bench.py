@@ -18,12 +18,12 @@ def register(app: typer.Typer) -> None:
         gen_tokens: Annotated[str, typer.Option(help="Generated tokens, comma-separated.")] = "128",
         batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1",
         repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Timed runs per configuration (after a warm-up).")] = 5,
-        compile: Annotated[bool, typer.Option("--compile", help="torch.compile the decode step (CUDA graphs on a GPU).")] = False,
+        compile: Annotated[bool, typer.Option("--compile", help="Same as --engine compiled: the whole decode step as one torch.compile graph (CUDA graphs on a GPU).")] = False,
         quantize: Annotated[Optional[str], typer.Option(help="Weight-only quantization: int8.")] = None,
         dtype: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16.")] = "auto",
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
         threads: Annotated[int, typer.Option(help="CPU threads (0: torch's default).")] = 0,
-        engine: Annotated[str, typer.Option(help="fast (model.fast decode path) or reference (the plain Transformer).")] = "fast",
+        engine: Annotated[str, typer.Option(help="auto (compiled on CUDA, fast on CPU), compiled (whole-step torch.compile), fast (fused eager path) or reference (the plain Transformer).")] = "auto",
         json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per configuration.")] = False,
     ) -> None:
         """Measure prefill (pp) and decode (tg) tokens/s and time to first token.
@@ -46,10 +46,11 @@ def register(app: typer.Typer) -> None:
             raise ChatcliError(f"--threads must be >= 0, got {threads}")
         spec = BenchSpec(parse_ints(prompt_tokens, "--prompt-tokens"), parse_ints(gen_tokens, "--gen-tokens"),
                          parse_ints(batch, "--batch"), repetitions, compile, engine)
-        if engine not in ("fast", "reference"):
-            raise ChatcliError(f"unknown --engine {engine!r} (use fast or reference)")
-        if compile and engine != "fast":
-            raise ChatcliError("--compile needs --engine fast")
+        from chatcli.bench import ENGINES
+        if engine not in ENGINES:
+            raise ChatcliError(f"unknown --engine {engine!r} (use {', '.join(ENGINES)})")
+        if compile and engine not in ("auto", "compiled"):
+            raise ChatcliError(f"--compile contradicts --engine {engine}")
         if threads:
             torch.set_num_threads(threads)
         dev = resolve_device(device)
@@ -59,10 +60,13 @@ def register(app: typer.Typer) -> None:
         from chatcli.bench import header
         head = header(net, label, dev, dt, quantize, compile)
         err.print(f"[bold]chatcli bench[/bold]  model {head['model']}  ({head['shape']}, {head['params']:,} params)")
-        err.print(f"device {head['device']}  dtype {head['dtype']}  quantize {head['quantize']}  compile {compile}  "
-                  f"threads {head['threads']}  torch {head['torch']}  engine {engine}")
-        _, rows = run_bench(net, label, spec, device=dev, dtype=dt, quantize=quantize,
-                            progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+        err.print(f"device {head['device']}  dtype {head['dtype']}  quantize {head['quantize']}  "
+                  f"threads {head['threads']}  torch {head['torch']}")
+        head, rows = run_bench(net, label, spec, device=dev, dtype=dt, quantize=quantize,
+                               progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+                               notify=lambda m: err.print(f"chatcli: notice: {m}", markup=False))
+        asked = "compiled" if compile else engine
+        err.print(f"engine {head['engine']}" + (f" (asked for {asked})" if asked != head["engine"] else ""))
         if json_out:
             import json
             typer.echo(json.dumps(rows, indent=1))

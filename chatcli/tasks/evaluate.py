@@ -14,13 +14,15 @@ from chatcli.tasks.working import solution_of
 
 
 def generate_reply(bundle, ids: list[int], stop_ids: list[int], max_tokens: int, stop_newline: bool = False, *,
-                   temperature: float = 0.0, generator=None) -> str:
-    """Decode a reply after prompt ids (greedy unless temperature > 0); stop_newline ends it at a line break."""
+                   temperature: float = 0.0, generator=None, engine=None) -> str:
+    """Decode a reply after prompt ids (greedy unless temperature > 0); stop_newline ends it at a line break.
+
+    engine: a model.engine decode engine built once by the caller (default: the model itself)."""
     from model.generate import decode_n
     from model.sampling import SamplingConfig
     sampling = SamplingConfig(temperature=temperature, repeat_penalty=1.0, max_tokens=max_tokens, top_p=1.0)
     out: list[int] = []
-    for tid in decode_n(bundle.model, ids, sampling, stop_ids=stop_ids, device=bundle.device, generator=generator):
+    for tid in decode_n(engine or bundle.model, ids, sampling, stop_ids=stop_ids, generator=generator):
         out.append(tid)
         if stop_newline and "\n" in bundle.tokenizer.decode(out[-4:]):
             break
@@ -58,6 +60,8 @@ def evaluate_tasks(bundle, tests=None, max_per_family: int | None = None, *, fmt
     fams: dict[str, dict] = {}
     t0 = time.perf_counter()
     bundle.model.eval()
+    from model.compiled import make_engine
+    engine = make_engine(bundle.model, "fast")
     for k, it in enumerate(items):
         if fmt == "chat":
             ids = template.render_prompt(it["prompt"])
@@ -71,7 +75,7 @@ def evaluate_tasks(bundle, tests=None, max_per_family: int | None = None, *, fmt
         if len(ids) + 1 > max_len:
             output = ""  # prompt does not fit the context: counted wrong
         else:
-            output = generate_reply(bundle, ids, stop, min(budget, max_len - len(ids)), fmt == "raw")
+            output = generate_reply(bundle, ids, stop, min(budget, max_len - len(ids)), fmt == "raw", engine=engine)
         ok = score(it, output)
         r = fams.setdefault(it["family"], {"n": 0, "correct": 0, "samples": []})
         r["n"] += 1

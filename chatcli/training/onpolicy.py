@@ -54,7 +54,7 @@ def balanced(records: list[dict], n: int, seed: int) -> list[dict]:
     return picked[:n]
 
 
-def pair_for(bundle, r: dict, temperature: float, gen: torch.Generator) -> tuple[dict | None, bool]:
+def pair_for(bundle, r: dict, temperature: float, gen: torch.Generator, engine=None) -> tuple[dict | None, bool]:
     """(the on-policy pair for record r or None, whether the greedy reply was right)."""
     item = {"family": r["family"], "prompt": r["prompt"], "answer": r["answer"], "accept": r.get("accept", [])}
     ids = bundle.template.render_prompt(r["prompt"])
@@ -62,12 +62,13 @@ def pair_for(bundle, r: dict, temperature: float, gen: torch.Generator) -> tuple
     budget = min(len(bundle.tokenizer.encode(r["chosen"])) + 16, bundle.model.config.max_seq_len - len(ids))
     if budget < 1:
         return None, False  # the prompt fills the context
-    greedy = generate_reply(bundle, ids, stop, budget).strip()
+    greedy = generate_reply(bundle, ids, stop, budget, engine=engine).strip()
     right = score(item, greedy)
     if not right:
         chosen, rejected = r["chosen"], greedy
     else:
-        sample = generate_reply(bundle, ids, stop, budget, temperature=temperature, generator=gen).strip()
+        sample = generate_reply(bundle, ids, stop, budget, temperature=temperature, generator=gen,
+                                engine=engine).strip()
         if score(item, sample):
             return None, True  # right both ways: nothing to learn from this prompt
         chosen, rejected = greedy, sample
@@ -86,8 +87,10 @@ def on_policy_pairs(bundle, records: list[dict], *, temperature: float = 1.0, se
     gen = torch.Generator(device=bundle.device).manual_seed(seed)
     pairs, stats = [], {}
     bundle.model.eval()
+    from model.compiled import make_engine
+    engine = make_engine(bundle.model, "fast")  # one decode engine for every prompt
     for k, r in enumerate(records):
-        pair, right = pair_for(bundle, r, temperature, gen)
+        pair, right = pair_for(bundle, r, temperature, gen, engine)
         st = stats.setdefault(r["family"], {"prompts": 0, "greedy_correct": 0, "pairs": 0})
         st["prompts"] += 1
         st["greedy_correct"] += int(right)

@@ -1,0 +1,89 @@
+"""CompiledDecoder: FastDecoder's fixed-shape decode step as one compiled graph, and engine choice.
+
+The step (`FastDecoder.step_static`: token and position as tensors, one full-length cache with a
+mask) is handed to torch.compile with fullgraph=True and static shapes: Inductor's C++ kernels on
+CPU, CUDA graphs ("reduce-overhead") on a GPU, so no Python runs between the kernels of a step.
+Prefill stays eager (its length varies). The engine owns one static cache per batch size: the
+cache it hands out is always that one, and a step only reads positions <= pos (masked).
+
+`make_engine(model, kind)` is how callers pick a decode path: "reference", "fast", "compiled",
+or "auto" (compiled on CUDA, fast on CPU, where the measured compiled step did not win at our
+sizes: see benchmarks/RESULTS.md). When compiling fails (no C++ compiler, an unsupported op) it
+falls back to the fast engine and says so once through `notify`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from model.fast import FastDecoder
+from model.kv_cache import KVCache
+
+KINDS = ("auto", "compiled", "fast", "reference")
+
+
+class CompileUnavailable(RuntimeError):
+    """The compiled step could not be built on this machine."""
+
+
+class CompiledDecoder:
+    """A model.engine engine whose decode_one is a compiled whole step."""
+
+    def __init__(self, fast: FastDecoder, batch: int = 1) -> None:
+        self.fast = fast
+        self.config, self.dtype, self.batch = fast.config, fast.dtype, batch
+        cuda = fast.device.type == "cuda"
+        self.name = "compiled-cudagraphs" if cuda else "compiled-inductor"
+        self.static = fast.setup_static(batch, fast.config.max_seq_len)
+        self._pos = torch.zeros(1, dtype=torch.long, device=fast.device)  # (1,)
+        self._step = torch.compile(fast.step_static, mode="reduce-overhead" if cuda else None,
+                                   fullgraph=True, dynamic=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.fast.device
+
+    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
+        if batch != self.batch:
+            raise ValueError(f"this compiled engine was built for batch {self.batch}, not {batch}")
+        return self.static
+
+    def prefill(self, ids: torch.Tensor, start: int, cache: KVCache) -> torch.Tensor:
+        assert cache is self.static, "the compiled engine decodes into its own static cache"
+        return self.fast.prefill(ids, start, cache)  # (B, V)
+
+    @torch.inference_mode()
+    def decode_one(self, token: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
+        assert cache is self.static, "the compiled engine decodes into its own static cache"
+        self._pos.fill_(pos)
+        return self._step(token.view(-1), self._pos)  # (B, V)
+
+    def warm_up(self) -> None:
+        """Compile now (first call), so a failure shows here and not in the middle of an answer."""
+        try:
+            token = torch.zeros(self.batch, dtype=torch.long, device=self.device)
+            for _ in range(2):  # the second call checks that the first one's guards hold
+                self.decode_one(token, 0, self.static)
+        except Exception as e:  # Inductor raises many kinds; any of them means "not here"
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise CompileUnavailable(f"{type(e).__name__}: {first[:160]}") from e
+
+
+def make_engine(model, kind: str = "auto", *, batch: int = 1, notify: Callable[[str], None] | None = None):
+    """The decode engine of `kind` for a Transformer (int8-quantized or not); see module docstring."""
+    from model.engine import ReferenceEngine
+    if kind not in KINDS:
+        raise ValueError(f"unknown engine {kind!r} (use {', '.join(KINDS)})")
+    if kind == "reference":
+        return ReferenceEngine(model)
+    fast = FastDecoder(model)
+    if kind == "fast" or (kind == "auto" and fast.device.type != "cuda"):
+        return fast
+    try:
+        engine = CompiledDecoder(fast, batch)
+        engine.warm_up()
+        return engine
+    except CompileUnavailable as e:
+        (notify or (lambda m: None))(f"compiled decode step unavailable ({e}); using the fast engine")
+        return FastDecoder(model)

@@ -1,0 +1,70 @@
+"""The decode-engine interface: what every decode path offers the one decode loop in model.generate.
+
+An engine holds a model's weights in whatever layout suits it and answers three calls, all with
+explicit positions:
+
+    new_cache(batch, max_len) -> KVCache                  room for keys/values
+    prefill(ids (B, T), start, cache) -> logits (B, V)    ids at positions start..start+T-1
+    decode_one(token (B,), pos, cache) -> logits (B, V)   one token at position pos
+
+plus `name` (reported by `chatcli bench`), `config`, `device` and `dtype`. Engines:
+`ReferenceEngine` (the plain Transformer, here), `model.fast.FastDecoder` (fused, eager) and
+`model.compiled.CompiledDecoder` (one whole-step compiled graph). `as_engine` turns a bare
+Transformer (or an int8-quantized one) into the reference engine, so callers may pass either.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from model.kv_cache import KVCache
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+    config: object
+    dtype: torch.dtype
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache: ...
+
+    def prefill(self, ids: torch.Tensor, start: int, cache: KVCache) -> torch.Tensor: ...
+
+    def decode_one(self, token: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor: ...
+
+
+class ReferenceEngine:
+    """The Transformer's own forward as an engine (the slow, obviously-correct path)."""
+
+    name = "reference"
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.config = model.config
+        self.dtype = model.tok_embeddings.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.tok_embeddings.weight.device
+
+    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
+        return KVCache.for_model(self.config, batch, max_len, device=self.device, dtype=self.dtype)
+
+    @torch.inference_mode()
+    def prefill(self, ids: torch.Tensor, start: int, cache: KVCache) -> torch.Tensor:
+        return self.model(ids, start=start, cache=cache)[:, -1, :]  # (B, V)
+
+    @torch.inference_mode()
+    def decode_one(self, token: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
+        return self.model(token.view(-1, 1), start=pos, cache=cache)[:, -1, :]  # (B, V)
+
+
+def as_engine(model) -> Engine:
+    """An engine as is; a Transformer wrapped as the reference engine."""
+    if hasattr(model, "decode_one") and hasattr(model, "prefill"):
+        return model
+    return ReferenceEngine(model)
