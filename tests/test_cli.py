@@ -51,7 +51,7 @@ def test_every_third_party_import_is_a_declared_dependency():
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     name = lambda spec: re.split(r"[<>=!~\[ ;]", spec, 1)[0].lower().replace("-", "_")  # noqa: E731
     required = {name(d) for d in project["dependencies"]}
-    optional = {name(d) for extra in ("plot", "hf", "serve") for d in project["optional-dependencies"][extra]}
+    optional = {name(d) for extra in ("plot", "hf", "serve", "gguf") for d in project["optional-dependencies"][extra]}
     found: dict[str, str] = {}
     for path in [p for pkg in ("chatcli", "model", "tokenizer") for p in (root / pkg).rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -1,5 +1,5 @@
-"""`chatcli convert`: model directories <-> Hugging Face Llama format (loadable by transformers,
-convertible to GGUF by llama.cpp's convert_hf_to_gguf.py)."""
+"""`chatcli convert`: model directories <-> Hugging Face Llama format (loadable by transformers),
+and to GGUF for llama.cpp / ollama (`to-gguf`, written by chatcli.gguf_export)."""
 from __future__ import annotations
 
 import shutil
@@ -41,6 +41,25 @@ def from_hf(hf_dir: Annotated[Path, typer.Argument(help="HF Llama directory (saf
     tok = Tokenizer.load(hf_dir / "tokenizer.model")
     model = import_hf(hf_dir)
     save_bundle(out, model, tok, training={"imported_from": str(hf_dir)})
+    typer.echo(f"wrote {out}", err=True)
+
+
+@convert_app.command("to-gguf")
+@cli_errors
+def to_gguf(model: Annotated[Path, typer.Argument(help="chatcli model directory")],
+            out: Annotated[Path, typer.Argument(help="output .gguf file")],
+            outtype: Annotated[str, typer.Option(help="f32, or q8_0 (8-bit weights as llama.cpp's Q8_0).")] = "f32") -> None:
+    """Write weights and tokenizer as one GGUF file that llama.cpp and ollama run (architecture llama)."""
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        raise ChatcliError("to-gguf needs the gguf package: pip install gguf (or pip install -e \".[gguf]\")") from None
+    from chatcli.bundle import load_bundle
+    from chatcli.gguf_export import write_gguf
+    if out.is_dir():
+        raise ChatcliError(f"{out}: is a directory (give the path of the .gguf file to write)")
+    b = load_bundle(model)
+    write_gguf(b.model, b.tokenizer, out, outtype=outtype, name=b.path.name)
     typer.echo(f"wrote {out}", err=True)
 
 
