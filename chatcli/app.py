@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from chatcli import __version__
-from chatcli.commands import bench, chat, convert, evaluate, inspect, serve, train
+from chatcli.commands import bench, chat, convert, evaluate, inspect, logs, serve, train
 
 HELP = """A chat assistant over a transformer you train on your own machine.
 
@@ -47,7 +47,7 @@ def root(version: Annotated[Optional[bool], typer.Option(
     """chatcli: train, chat with, inspect and benchmark your own small language model."""
 
 
-for _module in (chat, serve, train, evaluate, bench, inspect, convert):
+for _module in (chat, serve, logs, train, evaluate, bench, inspect, convert):
     _module.register(app)
 
 

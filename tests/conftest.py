@@ -30,6 +30,12 @@ def make_corpus(n_docs: int = 200, seed: int = 0) -> list[str]:
     return docs
 
 
+@pytest.fixture(autouse=True)
+def _private_chatcli_home(tmp_path_factory, monkeypatch):
+    """Every test (and every process it starts) logs conversations under a tmp dir, never the real home."""
+    monkeypatch.setenv("CHATCLI_HOME", str(tmp_path_factory.mktemp("chatcli-home")))
+
+
 @pytest.fixture(scope="session")
 def corpus() -> list[str]:
     return make_corpus()

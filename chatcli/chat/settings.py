@@ -11,12 +11,15 @@ from model.sampling import SamplingConfig
 KEYS = {"temperature": float, "top_k": int, "top_p": float, "min_p": float, "repeat_penalty": float,
         "repeat_window": int, "seed": int, "max_tokens": int, "stop": str}
 ALIASES = {"temp": "temperature", "t": "temperature", "topk": "top_k", "topp": "top_p", "minp": "min_p",
-           "max": "max_tokens", "num_predict": "max_tokens", "n": "max_tokens", "repeat": "repeat_penalty"}
+           "max": "max_tokens", "num_predict": "max_tokens", "n": "max_tokens", "repeat": "repeat_penalty",
+           "repeat_last_n": "repeat_window"}  # num_predict, repeat_last_n: ollama's names
 
 
 def normalize_key(key: str) -> str:
     k = key.strip().lower().replace("-", "_")
     k = ALIASES.get(k, k)
+    if k == "num_ctx":
+        raise ChatcliError("the context length is fixed by the model (see /show); it cannot be set")
     if k not in KEYS:
         close = difflib.get_close_matches(k, list(KEYS), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
@@ -42,7 +45,10 @@ def apply_setting(session, key: str, value: str) -> str:
         stops = [] if v.lower() == "none" else [*session.settings.stop, unescape(v)]
         session.settings = replace(session.settings, stop=stops)
         return f"stop = {stops!r}"
-    new = replace(session.settings, **{k: _number(k, v, KEYS[k])})  # validates (SamplingError)
+    number = _number(k, v, KEYS[k])
+    if k == "repeat_window" and number < 0:
+        raise ChatcliError(f"repeat_window must be >= 0 (tokens looked back on), got {number}")
+    new = replace(session.settings, **{k: number})  # validates (SamplingError)
     session.settings = new
     if k == "max_tokens":
         session.max_tokens_auto = False

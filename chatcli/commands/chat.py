@@ -6,6 +6,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from chatcli.chat.main import CHAT_DEFAULTS
 from chatcli.errors import cli_errors
 
 HELP = """Chat with a model: interactively, or one-shot with a prompt argument and/or piped stdin.
@@ -25,19 +26,27 @@ Examples:
   chatcli chat "Tell a story" --temperature 0 --max-tokens 100 --stats
 
   chatcli chat "Once upon a time" --raw --stop "\\n\\n" --json
+
+  chatcli chat -c                                  # continue the last conversation
+
+  chatcli chat --cid 3f2a "and then?"              # continue a logged one (chatcli logs lists them)
+
+Every exchange is logged to SQLite (chatcli logs) unless --no-log or CHATCLI_NO_LOG=1.
 """
 
 _S = "Sampling"
+_C = "Conversation"
+_T = CHAT_DEFAULTS["temperature"]
 
 
 def chat(
     prompt: Annotated[Optional[str], typer.Argument(help="The prompt; piped stdin is appended after a blank line.",
                                                     show_default=False)] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory [default: bundled "
-                                                  "weights/default, or $CHATCLI_MODEL].", show_default=False)] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the bundled "
+                                                  "weights/default, or $CHATCLI_MODEL).", show_default=False)] = None,
     system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")] = None,
     temperature: Annotated[Optional[float], typer.Option("--temperature", "-t", rich_help_panel=_S,
-                                                         help="0 = greedy (default 0.8).")] = None,
+                                                         help=f"0 = greedy (default {_T}).")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", rich_help_panel=_S, help="0 = off (default).")] = None,
     top_p: Annotated[Optional[float], typer.Option("--top-p", rich_help_panel=_S, help="1 = off (default 0.95).")] = None,
     min_p: Annotated[Optional[float], typer.Option("--min-p", rich_help_panel=_S, help="0 = off (default).")] = None,
@@ -57,6 +66,15 @@ def chat(
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and speed on stderr.")] = False,
     no_truncate: Annotated[bool, typer.Option("--no-truncate", help="Refuse (exit 1) a prompt too long for the "
                                                                      "context instead of cutting it from the left.")] = False,
+    continue_last: Annotated[bool, typer.Option("--continue", "-c", rich_help_panel=_C,
+                                                help="Continue the last logged conversation.")] = False,
+    cid: Annotated[Optional[str], typer.Option("--cid", rich_help_panel=_C, show_default=False,
+                                               help="Continue the logged conversation with this id (or a unique "
+                                                    "prefix of it; chatcli logs lists them).")] = None,
+    load: Annotated[Optional[Path], typer.Option("--load", rich_help_panel=_C, show_default=False,
+                                                 help="Start from a conversation saved with /save.")] = None,
+    no_log: Annotated[bool, typer.Option("--no-log", rich_help_panel=_C,
+                                         help="Do not log this chat (also CHATCLI_NO_LOG=1).")] = False,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp32, bf16 or fp16.")] = None,
 ) -> None:
@@ -64,7 +82,8 @@ def chat(
     code = run(ChatOptions(prompt=prompt, model=model, system=system, temperature=temperature, top_k=top_k,
                            top_p=top_p, min_p=min_p, repeat_penalty=repeat_penalty, seed=seed,
                            max_tokens=max_tokens, stop=list(stop or []), raw=raw, json=json_out, stats=stats,
-                           no_truncate=no_truncate, device=device, dtype=dtype))
+                           no_truncate=no_truncate, device=device, dtype=dtype, continue_last=continue_last,
+                           cid=cid, load=load, no_log=no_log))
     raise typer.Exit(code)
 
 

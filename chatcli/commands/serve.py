@@ -25,18 +25,18 @@ Python: OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="none")
 
 
 def serve(
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory [default: bundled "
-                                                  "weights/default, or $CHATCLI_MODEL].", show_default=False)] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the bundled "
+                                                  "weights/default, or $CHATCLI_MODEL).", show_default=False)] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 for every interface).")]
         = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", help="Port (0 picks a free one).")] = 8000,
     parallel: Annotated[int, typer.Option("--parallel", help="Requests generated at once (the rest wait).")] = 4,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Requests that may wait; more get HTTP 503.")] = 256,
     api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="CHATCLI_API_KEY",
-                                                   help="Require 'Authorization: Bearer KEY' [env: CHATCLI_API_KEY].",
+                                                   help="Require 'Authorization: Bearer KEY' (or set CHATCLI_API_KEY).",
                                                    show_default=False)] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Model id clients must use [default: the model "
-                                                "directory's name].", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Model id clients must use (default: the model "
+                                                "directory's name).", show_default=False)] = None,
     log: Annotated[bool, typer.Option("--log", help="Log every exchange to the SQLite log (see chatcli logs).")]
         = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Print one line per HTTP request on stderr.")]

@@ -27,7 +27,7 @@ LogEvery = Annotated[int, typer.Option("--log-every", help="log a metrics row ev
 EvalEvery = Annotated[int, typer.Option("--eval-every", help="evaluate on held-out data every N steps (0: only at the end)")]
 CkptEvery = Annotated[int, typer.Option("--ckpt-every", help="checkpoint every N steps")]
 Clip = Annotated[float, typer.Option("--grad-clip", help="clip the global grad norm (0: off)")]
-Warmup = Annotated[int, typer.Option("--warmup", help="warmup steps (-1: 2%% of --max-steps)")]
+Warmup = Annotated[int, typer.Option("--warmup", help="warmup steps (-1: 2% of --max-steps)")]
 Schedule = Annotated[str, typer.Option("--schedule", help="cosine | wsd | constant")]
 Threads = Annotated[int, typer.Option("--threads", help="CPU threads for torch (0: torch's default)")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the model")]
