@@ -41,11 +41,21 @@ def training_summary(training: dict) -> dict:
     tokens = training.get("tokens_seen")
     if tokens is None:
         tokens = sum(int(s.get("tokens") or 0) for s in stages) or None
+    with_bpb = [s for s in stages if s.get("val_bpb") is not None]
     last_bpb = training.get("last_val_bpb")
-    if last_bpb is None:
-        last_bpb = next((s["val_bpb"] for s in reversed(stages) if s.get("val_bpb") is not None), None)
+    last_stage = with_bpb[-1].get("stage", "?") if with_bpb else None
+    if last_bpb is None and with_bpb:
+        last_bpb = with_bpb[-1]["val_bpb"]
+    # plain held-out text: the validation split of the last pretraining stage (SFT/DPO validate on chat data)
+    text = [s for s in with_bpb if s.get("stage") == "pretrain"]
     return {"stages_run": [s.get("stage", "?") for s in stages], "steps": steps, "tokens_seen": tokens,
-            "last_val_bpb": last_bpb, "stages": stages}
+            "last_val_bpb": last_bpb, "last_val_stage": last_stage,
+            "heldout_text_bpb": text[-1]["val_bpb"] if text else None, "stages": stages}
+
+
+VAL_DATA = {"pretrain": "held-out pretraining text",
+            "sft": "held-out chat conversations, assistant replies only",
+            "dpo": "held-out preference pairs"}
 
 
 def compute_card(bundle) -> dict:
@@ -143,7 +153,12 @@ def render_card(card: dict) -> None:
         t.add_row("steps", f"{tr['steps']:,}", "optimizer updates: each nudges every knob a little")
         if tr["tokens_seen"]:
             t.add_row("tokens seen", human_count(tr["tokens_seen"]), "training text read, in tokens")
-        if tr["last_val_bpb"] is not None:
-            t.add_row("last val bpb", f"{tr['last_val_bpb']:.4f}",
-                      "bits per byte on held-out text: lower means better prediction")
+        if tr.get("heldout_text_bpb") is not None:
+            t.add_row("held-out text bpb", f"{tr['heldout_text_bpb']:.4f}",
+                      "bits per byte on text held out from pretraining: lower means better prediction")
+        stage = tr.get("last_val_stage")
+        if tr["last_val_bpb"] is not None and stage != "pretrain":
+            what = VAL_DATA.get(stage, f"the {stage} stage's validation data") if stage else "the last validation data"
+            t.add_row(f"last val bpb ({stage or '?'})", f"{tr['last_val_bpb']:.4f}",
+                      f"bits per byte on {what}; not comparable with text bpb")
     out.print(t)

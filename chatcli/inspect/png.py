@@ -13,7 +13,7 @@ def _pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ChatcliError("--png needs matplotlib: pip install matplotlib") from None
+        raise ChatcliError('--png needs matplotlib: pip install -e ".[plot]"') from None
     return plt
 
 
