@@ -1,14 +1,17 @@
-"""Side-by-side decode speed: chatcli engines vs Hugging Face transformers, same shapes, same process.
+"""Side-by-side decode speed: chatcli engines vs llama.cpp and Hugging Face transformers, same weights, one process.
 
-    python benchmarks/peers.py                       # the three llama2.c stories shapes
-    python benchmarks/peers.py --shapes stories15m --gen 255 --reps 5 --threads 2
+    python benchmarks/peers.py                                   # bundled model + the three stories shapes
+    python benchmarks/peers.py --shapes bundled,stories15m --gen 128 --reps 5 --threads 1
+    python benchmarks/peers.py --shapes bundled --compiled       # also the whole-step compiled engine (minutes to compile)
 
-For each shape: a random-weight chatcli Transformer (seed 0) and a LlamaForCausalLM carrying the
-same weights (model.hf.hf_config + renamed state dict). Every engine generates `gen` tokens
-greedily after a 1-token prompt (llama2.c's setting: 256 positions = 1 + 255); the engines run
-interleaved, one repetition each in turn, so background load hits all of them alike. Reported:
-end-to-end tok/s (median over reps), ratio to HF, and llama2.c's run.c figures measured on the
-development machine as reference columns (they are not re-measured here).
+For each shape: the bundled model (`bundled`, its real weights and tokenizer) or a random-weight
+chatcli Transformer (seed 0); a LlamaForCausalLM carrying the same weights (model.hf); and, when
+llama-cpp-python is installed (`pip install -e ".[bench]"`), llama.cpp on the same weights exported
+by `chatcli convert to-gguf`'s writer as F32 and Q8_0. Every engine generates `gen` tokens greedily
+after a 1-token prompt (gen forward passes each); chatcli's engines run through the one decode
+loop (model.generate.decode_steps). Engines run interleaved, one repetition of each in turn, so
+background load hits all of them alike; reported: tok/s (median over reps) and ratios:
+fp32 vs llama.cpp F32, int8 vs llama.cpp Q8_0, fast vs transformers, and top-p/min-p vs greedy.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,15 +30,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.config import preset  # noqa: E402
+from model.engine import ReferenceEngine  # noqa: E402
 from model.fast import FastDecoder  # noqa: E402
-from model.kv_cache import KVCache  # noqa: E402
+from model.generate import decode_steps  # noqa: E402
 from model.quantize import quantize_int8  # noqa: E402
 from model.sampling import SamplingConfig, make_generator, sample  # noqa: E402
 from model.transformer import Transformer  # noqa: E402
 
-# llama2.c run.c greedy, OpenMP 2 threads, 256 positions, tok/s (median of 5) on the dev machine
-LLAMA2C = {"stories260k": 18214, "stories15m": 807, "stories42m": 291}
-HF_MEASURED = {"stories260k": 885, "stories15m": 155, "stories42m": 71}  # same machine, same setting
+TOP_P = SamplingConfig(temperature=0.8, top_p=0.95, repeat_penalty=1.0)
+MIN_P = SamplingConfig(temperature=0.8, top_p=1.0, min_p=0.05, repeat_penalty=1.0)
 
 
 def hf_model(model: Transformer):
@@ -49,15 +53,14 @@ def hf_model(model: Transformer):
 
 
 @torch.inference_mode()
-def run_ours(engine, cfg, gen: int, sampling: SamplingConfig | None = None) -> float:
-    """Seconds for 1-token prompt + gen greedy (or sampled) tokens; one host sync at the end."""
-    gen_ = make_generator(0) if sampling else None
-    cache = KVCache.for_model(cfg, 1, gen + 1, dtype=next(engine.parameters()).dtype)
+def run_ours(engine, gen: int, sampling: SamplingConfig | None = None) -> float:
+    """Seconds for a 1-token prompt + gen tokens (greedy, or sampled); one host sync at the end."""
+    g = make_generator(0)
+    pick = (lambda logits: logits.argmax(-1)) if sampling is None else (lambda logits: sample(logits, sampling, g))
+    cache = engine.new_cache(1, gen + 1)
     t0 = time.perf_counter()
-    token = torch.ones(1, dtype=torch.long)
-    for pos in range(gen):
-        logits = engine(token.view(1, 1), start=pos, cache=cache)[:, -1]  # (1, V)
-        token = logits.argmax(-1) if sampling is None else sample(logits, sampling, gen_)
+    for token in decode_steps(engine, torch.ones(1, 1, dtype=torch.long), cache, gen, pick):
+        pass
     token.tolist()
     return time.perf_counter() - t0
 
@@ -72,19 +75,63 @@ def run_hf(hf, gen: int) -> float:
     return time.perf_counter() - t0
 
 
-def bench_shape(name: str, gen: int, reps: int, with_hf: bool = True) -> dict:
+def llama_cpp_model(model: Transformer, tok, outtype: str, folder: Path, threads: int):
+    """llama.cpp (llama-cpp-python) on our weights, exported as GGUF F32 or Q8_0."""
+    from llama_cpp import Llama
+    from chatcli.gguf_export import write_gguf
+    path = write_gguf(model, tok, folder / f"model-{outtype}.gguf", outtype=outtype)
+    return Llama(model_path=str(path), n_ctx=model.config.max_seq_len, n_threads=threads, n_threads_batch=threads,
+                 verbose=False)
+
+
+def run_llama_cpp(llm, gen: int) -> float:
+    """Seconds for a 1-token prompt + gen greedy tokens through llama.cpp's own sampler (top_k=1)."""
+    t0 = time.perf_counter()
+    n = 0
+    for _ in llm.generate([1], temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0, reset=True):
+        n += 1
+        if n == gen:
+            break
+    return time.perf_counter() - t0
+
+
+def load(name: str):
+    """(model, tokenizer or None) for a shape name: 'bundled' or a preset."""
+    if name == "bundled":
+        from chatcli.bundle import BUNDLED, load_bundle
+        b = load_bundle(BUNDLED)
+        return b.model.eval(), b.tokenizer
     torch.manual_seed(0)
-    model = Transformer(preset(name)).eval()
-    cfg = model.config
-    gen = min(gen, cfg.max_seq_len - 1)
+    return Transformer(preset(name)).eval(), None
+
+
+def bench_shape(name: str, gen: int, reps: int, *, with_hf: bool = True, with_llama: bool = True,
+                compiled: bool = False, threads: int = 1) -> dict:
+    model, tok = load(name)
+    gen = min(gen, model.config.max_seq_len - 1)
+    fast = FastDecoder(model)
     engines = {
-        "reference fp32": lambda: run_ours(model, cfg, gen),
-        "fast fp32": (lambda f: lambda: run_ours(f, cfg, gen))(FastDecoder(model)),
-        "fast fp32 top-p": (lambda f: lambda: run_ours(f, cfg, gen, SamplingConfig(
-            temperature=0.8, top_p=0.95, repeat_penalty=1.0)))(FastDecoder(model)),
-        "fast bf16": (lambda f: lambda: run_ours(f, cfg, gen))(FastDecoder(_copy(model, torch.bfloat16))),
-        "fast int8": (lambda f: lambda: run_ours(f, cfg, gen))(FastDecoder(quantize_int8(_copy(model)))),
+        "reference fp32": (lambda e: lambda: run_ours(e, gen))(ReferenceEngine(model)),
+        "fast fp32": lambda: run_ours(fast, gen),
+        "fast fp32 top-p": lambda: run_ours(fast, gen, TOP_P),
+        "fast fp32 min-p": lambda: run_ours(fast, gen, MIN_P),
+        "fast int8": (lambda e: lambda: run_ours(e, gen))(FastDecoder(quantize_int8(_copy(model)))),
     }
+    if compiled:
+        from model.compiled import make_engine
+        engine = make_engine(model, "compiled", notify=lambda m: print(f"notice: {m}", file=sys.stderr))
+        engines[f"{engine.name} fp32"] = lambda: run_ours(engine, gen)
+    folder = Path(tempfile.mkdtemp(prefix="peers-"))
+    if with_llama:
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            print("llama-cpp-python not installed: no llama.cpp columns (pip install -e \".[bench]\")", file=sys.stderr)
+        else:
+            llm32 = llama_cpp_model(model, tok, "f32", folder, threads)
+            llm8 = llama_cpp_model(model, tok, "q8_0", folder, threads)
+            engines["llama.cpp F32"] = lambda: run_llama_cpp(llm32, gen)
+            engines["llama.cpp Q8_0"] = lambda: run_llama_cpp(llm8, gen)
     if with_hf:
         hf = hf_model(model)
         engines["transformers fp32"] = lambda: run_hf(hf, gen)
@@ -104,34 +151,47 @@ def _copy(model: Transformer, dtype: torch.dtype = torch.float32) -> Transformer
     return m.to(dtype).eval()
 
 
+def ratios(r: dict) -> dict[str, float]:
+    t = r["tok_s"]
+    out = {}
+    for ours, peer in (("fast fp32", "llama.cpp F32"), ("fast int8", "llama.cpp Q8_0"), ("fast fp32", "transformers fp32")):
+        if peer in t:
+            out[f"{ours} / {peer}"] = t[ours] / t[peer]
+    for k in t:
+        if k.startswith("compiled"):
+            out[f"{k} / fast fp32"] = t[k] / t["fast fp32"]
+    out["top-p overhead %"] = 100 * (t["fast fp32"] / t["fast fp32 top-p"] - 1)
+    out["min-p overhead %"] = 100 * (t["fast fp32"] / t["fast fp32 min-p"] - 1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shapes", default="stories260k,stories15m,stories42m")
-    ap.add_argument("--gen", type=int, default=255)
+    ap.add_argument("--shapes", default="bundled,stories260k,stories15m,stories42m")
+    ap.add_argument("--gen", type=int, default=128)
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch and llama.cpp threads (0: torch's default)")
     ap.add_argument("--no-hf", action="store_true")
+    ap.add_argument("--no-llama-cpp", action="store_true")
+    ap.add_argument("--compiled", action="store_true", help="add the whole-step compiled engine (slow to build)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
     results = []
-    print(f"# {datetime.date.today()} {platform.node()} torch {torch.__version__} threads "
-          f"{torch.get_num_threads()} gen {args.gen} reps {args.reps}", file=sys.stderr)
+    print(f"# {datetime.date.today()} {platform.node()} {platform.processor() or platform.machine()} torch "
+          f"{torch.__version__} threads {threads} gen {args.gen} reps {args.reps}", file=sys.stderr)
     for name in args.shapes.split(","):
-        r = bench_shape(name.strip(), args.gen, args.reps, with_hf=not args.no_hf)
+        r = bench_shape(name.strip(), args.gen, args.reps, with_hf=not args.no_hf,
+                        with_llama=not args.no_llama_cpp, compiled=args.compiled, threads=threads)
+        r["ratios"] = ratios(r)
         results.append(r)
-        hf = r["tok_s"].get("transformers fp32")
-        print(f"\n{name} (gen {r['gen']}, median of {r['reps']}; llama2.c ref {LLAMA2C.get(name, '-')} tok/s)",
-              file=sys.stderr)
+        print(f"\n{name} (gen {r['gen']}, median of {r['reps']})", file=sys.stderr)
         for k, v in r["tok_s"].items():
-            ratio = f"{v / hf:5.2f}x HF" if hf else ""
-            l2c = f"{v / LLAMA2C[name]:5.2f}x llama2.c(ref)" if name in LLAMA2C else ""
-            print(f"  {k:18s} {v:9.1f} tok/s  {ratio}  {l2c}", file=sys.stderr)
-        fp32 = r["tok_s"]["fast fp32"]
-        print(f"  int8/fp32 {r['tok_s']['fast int8'] / fp32:.2f}x  bf16/fp32 {r['tok_s']['fast bf16'] / fp32:.2f}x  "
-              f"top-p cost {100 * (fp32 / r['tok_s']['fast fp32 top-p'] - 1):+.1f}%  "
-              f"fast/reference {fp32 / r['tok_s']['reference fp32']:.2f}x", file=sys.stderr)
+            print(f"  {k:22s} {v:9.1f} tok/s", file=sys.stderr)
+        for k, v in r["ratios"].items():
+            print(f"  {k:36s} {v:7.2f}" + ("" if k.endswith("%") else "x"), file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=1))
 

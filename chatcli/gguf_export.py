@@ -97,8 +97,20 @@ def _token_table(tok) -> tuple[list[bytes], list[float], list[int]]:
     return pieces, scores, types
 
 
+def _placeholder_table(vocab_size: int) -> tuple[list[bytes], list[float], list[int]]:
+    """A stand-in vocabulary for random-weight benchmark shapes that have no tokenizer: <unk> <s> </s>
+    and one plain piece per remaining id (enough for llama.cpp to load the file and run ids)."""
+    import gguf
+    pieces = [b"<unk>", b"<s>", b"</s>"] + [f"[{i}]".encode() for i in range(3, vocab_size)]
+    types = [int(gguf.TokenType.UNKNOWN), int(gguf.TokenType.CONTROL), int(gguf.TokenType.CONTROL)]
+    types += [int(gguf.TokenType.NORMAL)] * (vocab_size - 3)
+    return pieces, [-float(i) for i in range(vocab_size)], types
+
+
 def write_gguf(model, tok, path: Path, *, outtype: str = "f32", name: str = "chatcli") -> Path:
-    """Write model + tokenizer as GGUF at path (through a temp file + rename); returns path."""
+    """Write model + tokenizer as GGUF at path (through a temp file + rename); returns path.
+
+    tok None (benchmark shapes with random weights) writes a placeholder vocabulary."""
     import os
 
     import gguf
@@ -126,19 +138,19 @@ def write_gguf(model, tok, path: Path, *, outtype: str = "f32", name: str = "cha
     w.add_layer_norm_rms_eps(float(cfg.norm_eps))
     w.add_vocab_size(cfg.vocab_size)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0 if outtype == "q8_0" else gguf.LlamaFileType.ALL_F32)
-    pieces, scores, types = _token_table(tok)
+    pieces, scores, types = _token_table(tok) if tok is not None else _placeholder_table(cfg.vocab_size)
     w.add_tokenizer_model("llama")
     w.add_token_list(pieces)
     w.add_token_scores(scores)
     w.add_token_types(types)
-    w.add_bos_token_id(tok.bos_id)
-    w.add_eos_token_id(tok.eos_id)
+    w.add_bos_token_id(tok.bos_id if tok is not None else 1)
+    w.add_eos_token_id(tok.eos_id if tok is not None else 2)
     w.add_unk_token_id(0)
     w.add_add_bos_token(True)
     w.add_add_eos_token(False)
     w.add_add_space_prefix(True)  # chatcli trains with add_dummy_prefix
     w.add_remove_extra_whitespaces(False)
-    if tok.has_chat_tokens:
+    if tok is not None and tok.has_chat_tokens:
         w.add_chat_template(CHAT_TEMPLATE)
         w.add_eot_token_id(tok.special["<|end|>"])
     for tname, arr in gguf_tensors(model).items():
