@@ -31,6 +31,9 @@ from model.transformer import Transformer  # noqa: E402
 SHAPES = {
     "gpt13m": (dict(vocab_size=8192, dim=384, n_layers=6, n_heads=6, max_seq_len=256), 16, {"fp32": 1780, "bf16": 4651}),
     "char": (dict(vocab_size=65, dim=128, n_layers=4, n_heads=4, max_seq_len=64), 12, {"fp32": 23800}),
+    # the bundled model's recipe: v3 (vocab 8192, micro-batch 16) and v4 (vocab 4096, micro-batch 32)
+    "recipe-v3": (dict(vocab_size=8192, dim=192, n_layers=6, n_heads=6, ffn_hidden=512, max_seq_len=256), 16, {"fp32": 1780}),
+    "recipe-v4": (dict(vocab_size=4096, dim=192, n_layers=6, n_heads=6, ffn_hidden=512, max_seq_len=256), 32, {"fp32": 1780}),
 }
 
 

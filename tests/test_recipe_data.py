@@ -1,4 +1,4 @@
-"""recipes/prepare_data.py against a small fake data root in the formats of ../shared/data."""
+"""recipes/prepare_data.py (v4) and recipes/tasks against a small fake data root in the formats of ../shared/data."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
+from recipes.tasks import dialogue, mix
+from recipes.tasks.scope import load_scope
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,8 +49,8 @@ def data_root(tmp_path_factory) -> Path:
              "HAMLET\nby William Shakespeare\nTo be or not to be."]
     write(root / "en" / "shakespeare.txt", "\n\n".join(plays) + "\n")
     write(root / "en" / "fortunes.txt", "\n\n".join(f"Fortune number {i}.\n\t-- Someone" for i in range(60)) + "\n")
-    wn = [{"pos": "n", "words": [w], "gloss": f"a thing called {w}; more text", "examples": [f"the {w} is here"],
-           "hypernyms": ["entity"], "antonyms": []} for w in WORDS]
+    wn = [{"pos": "n", "words": [w], "gloss": f"the test thing number {i}; more text", "examples": [f"the {w} is here"],
+           "hypernyms": ["entity"], "antonyms": []} for i, w in enumerate(WORDS)]
     wn.append({"pos": "v", "words": ["run", "go"], "gloss": "move fast by using one's feet", "examples": [],
                "hypernyms": ["travel"], "antonyms": []})
     write(root / "en" / "wordnet.jsonl", "".join(json.dumps(s) + "\n" for s in wn))
@@ -67,7 +70,7 @@ def data_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def prepared(data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("prepared")
-    stats = _load_prepare().prepare(data_root, out, holdout=0.05, n_words=20, scale=0.02, log=lambda m: None)
+    stats = _load_prepare().prepare(data_root, out, holdout=0.05, n_chat=400, n_words=20, n_poems=4, log=lambda m: None)
     return out, stats
 
 
@@ -75,51 +78,82 @@ def test_outputs_exist_and_tempest_held_out(prepared):
     out, stats = prepared
     tempest = (out / "tempest.txt").read_text(encoding="utf-8")
     assert tempest.startswith("THE TEMPEST\n") and "TEMPESTMARKER" in tempest
-    pre = "".join(p.read_text(encoding="utf-8") for p in (out / "pretrain").glob("*.txt"))
-    assert "TEMPESTMARKER" not in pre and "To be or not to be" in pre + (out / "heldout" / "shakespeare.txt").read_text()
-    assert "白日依山尽" in pre and "For example: the dog is here." in pre
-    for p in (out / "pretrain").glob("*.txt"):
-        text = p.read_text(encoding="utf-8")
-        assert "\n\n\n" not in text and text.endswith("\n")
-    assert json.loads((out / "stats.json").read_text())["sft_examples"] == stats["sft_examples"]
+    text = "".join(p.read_text(encoding="utf-8") for p in (out / "text").glob("*.txt"))
+    assert "TEMPESTMARKER" not in text and "To be or not to be" in text + (out / "heldout" / "shakespeare.txt").read_text()
+    held = "".join(p.read_text(encoding="utf-8") for p in (out / "heldout").glob("*.txt"))
+    assert "白日依山尽" in text and "For example: the dog is here." in text + held
+    for p in (out / "text").glob("*.txt"):
+        body = p.read_text(encoding="utf-8")
+        assert "\n\n\n" not in body and body.endswith("\n")
+    assert json.loads((out / "stats.json").read_text())["chat"] == stats["chat"] > 400  # + chatterbot
 
 
 def test_heldout_documents_not_in_training(prepared):
     out, _ = prepared
-    pre_docs = set()
-    for p in (out / "pretrain").glob("*.txt"):
-        pre_docs |= set(p.read_text(encoding="utf-8").split("\n\n"))
+    train_docs = set()
+    for p in [*(out / "text").glob("*.txt"), out / "knowledge.txt"]:
+        train_docs |= set(p.read_text(encoding="utf-8").split("\n\n"))
     n_held = 0
     for p in (out / "heldout").glob("*.txt"):
         for d in p.read_text(encoding="utf-8").strip("\n").split("\n\n"):
             if d and p.stem != "chatterbot":
                 n_held += 1
-                assert d.strip("\n") not in pre_docs
+                assert d.strip("\n") not in train_docs
     assert n_held > 0
-    held_chat = [json.loads(x)["messages"] for x in (out / "heldout" / "chatterbot.jsonl").read_text().splitlines()]
-    sft = [json.loads(x)["messages"] for x in (out / "sft.jsonl").read_text().splitlines()]
-    assert held_chat and all(m not in sft for m in held_chat)
+    chat = (out / "chat.jsonl").read_text(encoding="utf-8")
+    for d in (out / "heldout" / "chatterbot.txt").read_text(encoding="utf-8").strip().split("\n\n"):
+        q, a = d.split("\n")[:2]
+        assert json.dumps([{"role": "user", "content": q}, {"role": "assistant", "content": a}]) not in chat
 
 
-def test_tasks_from_corpus_families(prepared):
+def test_scope_is_taught_in_chat_and_prose(prepared):
     out, stats = prepared
-    tests = {p.stem: [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines()]
-             for p in (out / "tests").glob("*.jsonl")}
-    assert set(tests) == {"arithmetic", "count_letter", "reverse", "meaning", "translate", "poem_next", "chatcli"}
-    sft = [json.loads(x) for x in (out / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
-    dpo = [json.loads(x) for x in (out / "dpo.jsonl").read_text(encoding="utf-8").splitlines()]
-    for fam in ("meaning", "translate", "poem_next"):
-        train_keys = {r["messages"][0]["content"] for r in sft if r["family"] == fam}
-        assert train_keys, fam
-        for it in tests[fam]:
-            assert all(f"'{it['key']}'" not in q and f"\"{it['key']}\"" not in q for q in train_keys)
-    for it in tests.get("translate", []):
-        assert ZH[it["key"]] == it["answer"]
-    for it in tests.get("poem_next", []):
-        assert any(it["key"] + "，" + it["answer"] in x or it["key"] + "。\n" + it["answer"] in x
-                   for _, _, x in POEMS)
-    for r in dpo:
-        assert r["chosen"] != r["rejected"]
-        if r["family"] == "poem_next":  # a different line of the same poem
-            assert any(r["chosen"] in x and r["rejected"] in x for _, _, x in POEMS)
-    assert stats["tests"]["meaning"] == len(tests["meaning"])
+    scope = json.loads((out / "scope.json").read_text(encoding="utf-8"))
+    assert stats["scope"]["words"] == len(scope["words"]) > 10 and stats["scope"]["poems"] == 4
+    zh = {w["word"]: w["zh"] for w in scope["words"]}
+    assert all(zh[w] == ZH[w] for w in zh if zh[w])  # the fake dictionary's one sense each
+    chat = [json.loads(x) for x in (out / "chat.jsonl").read_text(encoding="utf-8").splitlines()]
+    replies = " ".join(m["content"] for r in chat for m in r["messages"] if m["role"] == "assistant")
+    for w in scope["words"][:5]:
+        assert w["gloss"] in replies or w["gloss"] in (out / "knowledge.txt").read_text(encoding="utf-8")
+    assert "黄河入海流。" in replies and "So the answer is" in replies
+    prefs = [json.loads(x) for x in (out / "prefs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert prefs and {p["family"] for p in prefs} <= {"arithmetic", "count_letter", "reverse", "meaning",
+                                                       "translate", "poem_next"}
+    from chatcli.tasks.common import score
+    for p in prefs[:200]:  # every chosen reply is right by the scorer `train pairs` uses
+        assert score(p, p["chosen"]), p
+
+
+def test_worked_solutions_are_right():
+    import random
+    rng = random.Random(3)
+    for _ in range(500):
+        q, reply, it = dialogue.arithmetic(rng)
+        a, op, b = it["key"].split(" ")
+        want = int(a) + int(b) if op == "+" else int(a) - int(b)
+        assert it["answer"] == str(want) and reply.endswith(f"So the answer is {want}.")
+    assert dialogue.add_working(347, 285) == "7 + 5 = 12, write 2 carry 1; 4 + 8 + 1 = 13, write 3 carry 1; 3 + 2 + 1 = 6, write 6"
+    assert dialogue.sub_working(532, 178) == "12 - 8 = 4, borrow 1; 13 - 7 - 1 = 5, borrow 1; 5 - 1 - 1 = 3"
+    assert dialogue.number_words(342) == "three hundred and forty-two" and dialogue.number_words(17) == "seventeen"
+    reply, n = dialogue.count_reply("banana", "a")
+    assert n == 3 and reply.endswith("So the answer is 3.")
+
+
+def test_follow_ups_refer_to_the_previous_turn(data_root):
+    import random
+    scope = load_scope(data_root, n_words=20, n_poems=4)
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(300):
+        q, reply, item = mix.turn(rng, scope)
+        nxt = mix.follow_up(rng, scope, item)
+        if nxt is None:
+            continue
+        fq, freply, fitem = nxt
+        seen.add(fitem["family"])
+        if item["family"] == "arithmetic" and fitem["key"] not in fq:  # not "What about 3 + 4?"
+            assert fitem["key"].split(" ")[0] == item["answer"]  # "And plus 5?" works on the last result
+        if item["family"] in ("spell", "meaning", "translate") and fitem["family"] in ("reverse", "spell", "meaning"):
+            assert fitem["key"] == item["key"]
+    assert {"arithmetic", "reverse", "meaning"} <= seen

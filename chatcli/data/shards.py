@@ -1,8 +1,11 @@
 """Tokenize a corpus once into memory-mapped token shards, cached by a hash of the inputs.
 
 Layout of a cache entry `<cache>/<key>/`: train.bin, val.bin (flat uint16 token ids, uint32 when the
-vocabulary exceeds 65535) and meta.json (written last: its presence marks a complete entry).
-Each document is stored as bos + ids + eos. The key hashes the sources' paths, sizes and mtimes,
+vocabulary exceeds 65535), train_mask.bin (uint8, 1 where the token is a training target; only when
+the corpus has chat documents) and meta.json (written last: its presence marks a complete entry).
+A text document is stored as bos + ids + eos, every token but bos a target; a chat document (when a
+chat template is given) as the template renders it, only the assistant replies and their <|end|>
+being targets, so one mixed pretraining run learns text and chat from step 0. The key hashes the sources' paths, sizes and mtimes,
 their weights, the tokenizer bytes, the validation fraction and the split seed.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ from chatcli.data.sources import Document, parse_source
 from chatcli.errors import ChatcliError
 from model.checkpoint import atomic_write_bytes, atomic_write_json
 
-SHARD_VERSION = 1
+SHARD_VERSION = 2
 
 
 @dataclass
@@ -30,6 +33,7 @@ class TokenShards:
     meta: dict
     path: Path
     cached: bool  # True when reused from an earlier run
+    train_mask: np.ndarray | None = None  # (N,) uint8 memmap, None when every token is a target
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -44,16 +48,27 @@ def cache_key(specs: Sequence[str], tokenizer_bytes: bytes, val_frac: float, see
     return h.hexdigest()[:20]
 
 
-def encode_documents(docs: Sequence[Document], tok, dtype: np.dtype) -> tuple[np.ndarray, int]:
-    """bos + ids + eos per document, concatenated; returns (tokens, number of UTF-8 text bytes)."""
-    pieces, n_bytes = [], 0
+def encode_documents(docs: Sequence[Document], tok, dtype: np.dtype,
+                     template=None) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Documents concatenated -> (tokens, number of UTF-8 text bytes, target mask or None).
+
+    With a chat template, chat documents are rendered with their markers and a mask that covers only
+    the assistant replies; without one (or for text) a document is bos + ids + eos, all targets."""
+    pieces, masks, n_bytes, any_chat = [], [], 0, False
     for d in docs:
         text = d.plain_text()
         n_bytes += len(text.encode("utf-8"))
-        pieces.append(np.asarray([tok.bos_id, *tok.encode(text), tok.eos_id], dtype=dtype))
+        if template is not None and d.kind == "chat":
+            ids, mask = template.render(d.messages)
+            any_chat = True
+        else:
+            ids = [tok.bos_id, *tok.encode(text), tok.eos_id]
+            mask = [0] + [1] * (len(ids) - 1)
+        pieces.append(np.asarray(ids, dtype=dtype))
+        masks.append(np.asarray(mask, dtype=np.uint8))
     if not pieces:
-        return np.zeros(0, dtype=dtype), 0
-    return np.concatenate(pieces), n_bytes
+        return np.zeros(0, dtype=dtype), 0, None
+    return np.concatenate(pieces), n_bytes, (np.concatenate(masks) if any_chat else None)
 
 
 def _write_array(path: Path, arr: np.ndarray) -> None:
@@ -67,33 +82,41 @@ def _open(path: Path, dtype: np.dtype) -> np.ndarray:
 
 
 def build_shards(specs: Sequence[str], tok, cache_root: Path, *, val_frac: float = 0.05, seed: int = 0,
-                 kinds: Sequence[str] | None = None, log: Callable[[str], None] | None = None) -> TokenShards:
-    """Tokenize (or reuse) the corpus named by specs into train/val shards under cache_root."""
+                 kinds: Sequence[str] | None = None, log: Callable[[str], None] | None = None,
+                 template=None) -> TokenShards:
+    """Tokenize (or reuse) the corpus named by specs into train/val shards under cache_root.
+
+    template: a tokenizer.chat.ChatTemplate to render chat documents with loss masks (see above)."""
     if not 0 <= val_frac < 1:
         raise ChatcliError(f"--val-frac must be in [0, 1), got {val_frac}")
     dtype = token_dtype(tok.vocab_size)
-    key = cache_key(specs, tok.serialized(), val_frac, seed)
+    key = cache_key(specs, tok.serialized(), val_frac, seed) + ("-chat" if template is not None else "")
     entry = Path(cache_root) / key
     meta_path = entry / "meta.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
         dt = np.dtype(meta["dtype"])
-        return TokenShards(_open(entry / "train.bin", dt), _open(entry / "val.bin", dt), meta, entry, True)
+        tm = _open(entry / "train_mask.bin", np.dtype(np.uint8)) if meta.get("masked") else None
+        return TokenShards(_open(entry / "train.bin", dt), _open(entry / "val.bin", dt), meta, entry, True, tm)
     corpus = load_corpus(specs, kinds)
     train_docs, val_docs = corpus.split(val_frac, seed)
     if log:
         log(f"tokenizing {len(train_docs)} training and {len(val_docs)} validation documents")
-    train, train_bytes = encode_documents(train_docs, tok, dtype)
-    val, val_bytes = encode_documents(val_docs, tok, dtype)
+    train, train_bytes, train_mask = encode_documents(train_docs, tok, dtype, template)
+    val, val_bytes, _ = encode_documents(val_docs, tok, dtype, template)
     entry.mkdir(parents=True, exist_ok=True)
     _write_array(entry / "train.bin", train)
     _write_array(entry / "val.bin", val)
+    if train_mask is not None:
+        _write_array(entry / "train_mask.bin", train_mask)
     meta = {"version": SHARD_VERSION, "dtype": dtype.name, "vocab_size": tok.vocab_size,
             "train_tokens": int(train.size), "val_tokens": int(val.size), "train_docs": len(train_docs),
             "val_docs": len(val_docs), "train_bytes": train_bytes, "val_bytes": val_bytes,
-            "sources": list(specs), "val_frac": val_frac, "seed": seed}
+            "sources": list(specs), "val_frac": val_frac, "seed": seed, "masked": train_mask is not None,
+            "train_targets": int(train_mask.sum()) if train_mask is not None else int(train.size)}
     atomic_write_json(meta_path, meta)
-    return TokenShards(_open(entry / "train.bin", dtype), _open(entry / "val.bin", dtype), meta, entry, False)
+    tm = _open(entry / "train_mask.bin", np.dtype(np.uint8)) if train_mask is not None else None
+    return TokenShards(_open(entry / "train.bin", dtype), _open(entry / "val.bin", dtype), meta, entry, False, tm)
 
 
 def token_byte_lengths(tok) -> np.ndarray:

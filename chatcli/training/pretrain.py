@@ -1,4 +1,8 @@
-"""`train pretrain`: token shards (cached), random windows, next-token loss, val loss + bpb."""
+"""`train pretrain`: token shards (cached), random windows, next-token loss, val loss + bpb.
+
+Chat JSONL may be mixed into the text from step 0: its conversations are rendered with the chat
+template and only the assistant replies are targets (the window sampler carries the mask).
+"""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -17,20 +21,26 @@ from model.train.ddp import barrier
 from model.train.evaluate import windowed_nll
 from model.train.losses import lm_loss
 from model.transformer import Transformer
+from tokenizer.chat import ChatTemplate
 from tokenizer.sp import Tokenizer
 
 
-def window_sampler(data: np.ndarray, batch: int, context: int, seed: int, device: torch.device):
-    """get_batch(step, micro) -> (x, y) of shape (B, T): random windows, a pure function of its arguments."""
+def window_sampler(data: np.ndarray, batch: int, context: int, seed: int, device: torch.device,
+                   mask: np.ndarray | None = None):
+    """get_batch(step, micro) -> (x, y) or, with a target mask, (x, y, m), each (B, T): random windows,
+    a pure function of its arguments."""
     n = len(data)
     span = np.arange(context + 1)
 
-    def get_batch(step: int, micro: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_batch(step: int, micro: int) -> tuple[torch.Tensor, ...]:
         rng = np.random.default_rng([seed, step, micro])
         offs = rng.integers(0, n - context - 1, size=batch)  # (B,)
-        buf = torch.from_numpy(data[offs[:, None] + span].astype(np.int64))  # (B, T+1)
-        buf = buf.to(device, non_blocking=True)
-        return buf[:, :-1], buf[:, 1:]
+        idx = offs[:, None] + span  # (B, T+1)
+        buf = torch.from_numpy(data[idx].astype(np.int64)).to(device, non_blocking=True)  # (B, T+1)
+        if mask is None:
+            return buf[:, :-1], buf[:, 1:]
+        m = torch.from_numpy(mask[idx[:, 1:]].astype(np.int64)).to(device, non_blocking=True)  # (B, T)
+        return buf[:, :-1], buf[:, 1:], m
 
     return get_batch
 
@@ -49,7 +59,8 @@ def pretrain(data: Sequence[str], tokenizer_dir: Path, preset_name: str, cfg: Tr
     log = (lambda m: print(f"pretrain: {m}", flush=True, file=__import__("sys").stderr)) if dist.master else None
     if not dist.master:
         barrier(dist)  # let rank 0 tokenize first, then reuse its cache entry
-    shards = build_shards(data, tok, cache, val_frac=val_frac, seed=cfg.seed, log=log)
+    template = ChatTemplate(tok) if tok.has_chat_tokens else None
+    shards = build_shards(data, tok, cache, val_frac=val_frac, seed=cfg.seed, log=log, template=template)
     if dist.master:
         if log:
             log(f"{'reusing' if shards.cached else 'wrote'} token cache {shards.path} "
@@ -63,13 +74,12 @@ def pretrain(data: Sequence[str], tokenizer_dir: Path, preset_name: str, cfg: Tr
     if log:
         log(f"model {preset_name}: {model.num_params():,} parameters, context {T}, vocab {tok.vocab_size}, "
             f"device {device}, dtype {str(dtype).replace('torch.', '')}")
-    get_batch = window_sampler(shards.train, cfg.batch_size, T, cfg.seed, device)
+    get_batch = window_sampler(shards.train, cfg.batch_size, T, cfg.seed, device, mask=shards.train_mask)
     val = torch.from_numpy(np.asarray(shards.val[: cfg.eval_tokens + 1], dtype=np.int64))
     tb = torch.from_numpy(token_byte_lengths(tok))
 
     def loss_fn(m, batch):
-        x, y = batch
-        return lm_loss(m, x, y), {}
+        return lm_loss(m, *batch), {}
 
     def evaluate(m) -> dict:
         if val.numel() < 2:

@@ -1,0 +1,316 @@
+"""The chat rows of recipe v4: one generator per in-scope family, each with many question forms.
+
+Every generator takes a `random.Random` and returns (question, reply, item) where item carries the
+family and the expected answer (for on-policy preference pairs and the task slices). Replies are short
+and end there: the chat template adds `<|end|>`, which is trained, so the model stops.
+Computation is shown as worked solutions (recipes/tasks/../chatcli/tasks/working.py style, compact):
+a 3M-parameter model cannot add 347 + 285 in one forward pass, but it can take one digit per step.
+The wordings here are the TRAINING wordings; benchmarks/chat_eval.jsonl asks in its own words.
+"""
+from __future__ import annotations
+
+import random
+
+from recipes.tasks.scope import Scope
+
+FINAL = "So the answer is {}."
+CAN_DO = ("I can add and subtract numbers up to 999, count the letters in a word, spell a word or write it "
+          "backwards, tell you what a common English word means or how to say it in Chinese, and recite "
+          "some famous Tang poems.")
+SMALL = "I am a small model, so I often make mistakes."
+
+# ---------------------------------------------------------------- surface variation
+
+
+def vary(q: str, rng: random.Random) -> str:
+    """Casing, punctuation and politeness noise, so that no one surface form is the only one seen."""
+    r = rng.random()
+    if r < 0.15:
+        q = q.lower()
+    elif r < 0.2:
+        q = q.upper() if len(q) < 40 else q
+    if rng.random() < 0.2:
+        q = q.rstrip("?.!？。")
+    if rng.random() < 0.1:
+        q = rng.choice(("please ", "Please, ", "hey, ", "Hi! ", "ok ", "Quick question: ", "so ")) + q[:1].lower() + q[1:]
+    if rng.random() < 0.06:
+        q += rng.choice((" thanks", " please", " :)", "??", " thank you"))
+    return q
+
+
+# ---------------------------------------------------------------- identity and small talk
+
+GREETINGS = ["Hi", "Hello", "Hey", "Hi there", "Hello there", "Hey there", "Good morning", "Good evening",
+             "Good afternoon", "Howdy", "Greetings", "Yo", "Hiya", "你好", "您好", "嗨", "Hello!", "Hi!"]
+GREET_REPLIES = ["Hello! I'm chatcli, a small chat model. " + CAN_DO + " What would you like to try?",
+                 "Hi! I'm chatcli. " + CAN_DO,
+                 "Hello! What can I do for you? " + CAN_DO]
+IDENTITY = [
+    (["Who are you?", "What are you?", "What is your name?", "Tell me about yourself.", "Introduce yourself.",
+      "Who am I talking to?", "What should I call you?", "Are you a person?", "Are you human?", "Are you ChatGPT?",
+      "你是谁？", "你叫什么名字？"],
+     ["I'm chatcli, a small chat model (about 3.5 million parameters) that runs in your terminal. " + CAN_DO,
+      "I am chatcli, a small language model, not a person. I was trained from scratch on a CPU. " + CAN_DO]),
+    (["What can you do?", "What are you good at?", "How can you help me?", "What do you know?", "What can I ask you?",
+      "What are your skills?", "Help", "What can you do for me?", "你能做什么？"],
+     [CAN_DO + " " + SMALL, CAN_DO]),
+    (["What can't you do?", "What are your limits?", "What don't you know?", "Can you browse the web?",
+      "Do you know the news?", "Can you write code?", "Can you answer any question?"],
+     ["I only know a small world: " + CAN_DO[6:] + " I don't know facts about the world, the news or code, "
+      "and I can't browse the web."]),
+    (["How were you trained?", "How were you made?", "Who trained you?", "How did you learn?", "Where do you come from?"],
+     ["I was trained from scratch on a CPU by chatcli's recipe: first on English and Chinese text "
+      "(Shakespeare, the Brown corpus, the Bible, Tang poems) together with chat examples, then tuned "
+      "with preference pairs (DPO)."]),
+    (["How big are you?", "How many parameters do you have?", "How large is your model?", "Are you a big model?"],
+     ["Small: about 3.5 million parameters, a few megabytes on disk."]),
+    (["Do you need the internet?", "Are you online?", "Do you send my data anywhere?", "Do you work offline?"],
+     ["No. I run entirely on this computer; nothing is sent anywhere."]),
+    (["What is chatcli?", "What is this program?", "What does chatcli do?"],
+     ["chatcli is a command-line chat assistant over a small transformer that you can train on your own machine."]),
+    (["How are you?", "How are you doing?", "How's it going?", "How do you feel?", "你好吗？"],
+     ["I'm fine, thank you! What would you like to try?", "Very well, thanks. Ask me a sum or a word."]),
+    (["Thanks", "Thank you", "Thank you very much", "Thanks a lot", "Great, thanks", "谢谢", "Cool, thanks!", "ok thanks"],
+     ["You're welcome!", "You're welcome. Anything else?", "Glad to help!"]),
+    (["Bye", "Goodbye", "See you", "See you later", "Good night", "再见"], ["Goodbye!", "Bye! Come back any time."]),
+    (["Nice to meet you", "Pleased to meet you"], ["Nice to meet you too!"]),
+    (["What is your favourite colour?", "Do you like music?", "Do you have feelings?", "Are you alive?",
+      "Do you dream?"],
+     ["I'm a small language model, so I don't have likes or feelings. I just predict the next word."]),
+    (["Tell me a joke", "Say something funny"],
+     ["Why did the model stop talking? It reached the end token."]),
+]
+
+# ---------------------------------------------------------------- out of scope
+
+COUNTRIES = ["France", "Japan", "Brazil", "Canada", "Kenya", "Peru", "Norway", "Egypt", "India", "Mexico", "Spain"]
+PEOPLE = ["Napoleon", "Marie Curie", "Einstein", "Cleopatra", "Mozart", "Gandhi", "Newton", "Lincoln", "Confucius"]
+TOPICS = ["the stock market", "quantum physics", "the weather", "football", "cooking rice", "my taxes",
+          "the election", "black holes", "bitcoin", "my car", "the moon landing", "vaccines", "Linux kernels"]
+OOS = ["What is the capital of {c}?", "What is the population of {c}?", "Who is the president of {c}?",
+       "Who was {p}?", "When was {p} born?", "What did {p} discover?", "Tell me about {t}.",
+       "Can you explain {t}?", "What's the latest news about {t}?", "How do I fix {t}?", "Write an essay about {t}.",
+       "Write a Python program to sort a list.", "What will the weather be tomorrow?", "What time is it?",
+       "What is the meaning of life?", "Who won the world cup?", "What is {a} times {b}?", "What is {big} + {big2}?",
+       "How far is the sun?", "Translate this sentence into French.", "What is the square root of {b}?",
+       "Recommend a good book.", "What's the best phone to buy?", "{c}的首都是哪里？", "今天天气怎么样？"]
+IDK = ["I don't know that. " + CAN_DO,
+       "Sorry, I don't know. I'm a small model with a narrow scope: " + CAN_DO[6:],
+       "I don't know that one. " + SMALL + " " + CAN_DO]
+
+
+def small_talk(rng: random.Random, scope: Scope | None = None) -> tuple[str, str, dict]:
+    if rng.random() < 0.25:
+        q = rng.choice(GREETINGS)
+        if rng.random() < 0.3:
+            q += rng.choice(["! Who are you?", ", what can you do?", "! How are you?", "!", "."])
+        reply = rng.choice(GREET_REPLIES)
+    else:
+        qs, replies = rng.choice(IDENTITY)
+        q, reply = rng.choice(qs), rng.choice(replies)
+    return vary(q, rng), reply, {"family": "chatcli", "answer": reply}
+
+
+def out_of_scope(rng: random.Random, scope: Scope | None = None) -> tuple[str, str, dict]:
+    q = rng.choice(OOS).format(c=rng.choice(COUNTRIES), p=rng.choice(PEOPLE), t=rng.choice(TOPICS),
+                               a=rng.randint(12, 99), b=rng.randint(12, 99), big=rng.randint(1000, 99999),
+                               big2=rng.randint(1000, 99999))
+    reply = rng.choice(IDK)
+    return vary(q, rng), reply, {"family": "idk", "answer": reply}
+
+
+# ---------------------------------------------------------------- arithmetic
+
+UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
+        "seventeen eighteen nineteen".split()
+TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    if n < 20:
+        return UNITS[n]
+    if n < 100:
+        return TENS[n // 10] + ("" if n % 10 == 0 else "-" + UNITS[n % 10])
+    rest = n % 100
+    return UNITS[n // 100] + " hundred" + ("" if rest == 0 else " and " + number_words(rest))
+
+
+ADD_Q = ["What is {a} + {b}?", "What is {a} plus {b}?", "{a} + {b} = ?", "{a}+{b}", "{a} + {b}", "Add {a} and {b}.",
+         "Calculate {a} + {b}.", "What's {a} plus {b}?", "How much is {a} + {b}?", "Compute {a} + {b}",
+         "What do you get when you add {a} to {b}?", "What is the sum of {a} and {b}?", "Sum {a} and {b}.",
+         "{a} plus {b} equals what?", "If I have {a} and get {b} more, how many do I have?", "{a} + {b} =",
+         "计算 {a} + {b}", "{a}加{b}等于多少？", "{a} 加 {b} 是多少？"]
+SUB_Q = ["What is {a} - {b}?", "What is {a} minus {b}?", "{a} - {b} = ?", "{a}-{b}", "{a} - {b}",
+         "Subtract {b} from {a}.", "Calculate {a} - {b}.", "What's {a} minus {b}?", "How much is {a} - {b}?",
+         "What do you get if you take {b} away from {a}?", "Compute {a} - {b}", "{a} take away {b}",
+         "What is the difference between {a} and {b}?", "If I have {a} and give away {b}, how many are left?",
+         "{a} - {b} =", "计算 {a} - {b}", "{a}减{b}等于多少？", "{a} 减去 {b} 是多少？"]
+
+
+def _digits(n: int, width: int) -> list[int]:
+    return [(n // 10 ** i) % 10 for i in range(width)]
+
+
+def add_working(a: int, b: int) -> str:
+    """'7 + 5 = 12, write 2 carry 1; 4 + 8 + 1 = 13, write 3 carry 1; 3 + 2 + 1 = 6, write 6'."""
+    width = max(len(str(a)), len(str(b)))
+    da, db, carry, steps = _digits(a, width), _digits(b, width), 0, []
+    for i in range(width):
+        s = da[i] + db[i] + carry
+        expr = f"{da[i]} + {db[i]}" + (" + 1" if carry else "")
+        carry = s // 10
+        steps.append(f"{expr} = {s}, write {s % 10}" + (" carry 1" if carry else ""))
+    if carry:
+        steps.append("write the carry 1")
+    return "; ".join(steps)
+
+
+def sub_working(a: int, b: int) -> str:
+    """a >= b: '12 - 8 = 4, borrow 1; 10 - 7 - 1 = 2, borrow 1; 5 - 1 - 1 = 3'."""
+    width = len(str(a))
+    da, db, borrow, steps = _digits(a, width), _digits(b, width), 0, []
+    for i in range(width):
+        top = da[i]
+        r = top - db[i] - borrow
+        lend = r < 0
+        if lend:
+            top, r = top + 10, r + 10
+        steps.append(f"{top} - {db[i]}" + (" - 1" if borrow else "") + f" = {r}" + (", borrow 1" if lend else ""))
+        borrow = int(lend)
+    return "; ".join(steps)
+
+
+def solve(op: str, a: int, b: int) -> str:
+    if op == "+":
+        return f"{a} + {b}: {add_working(a, b)}. {FINAL.format(a + b)}"
+    if a < b:
+        return f"{a} - {b} is negative: {b} - {a}: {sub_working(b, a)}. {FINAL.format(a - b)}"
+    return f"{a} - {b}: {sub_working(a, b)}. {FINAL.format(a - b)}"
+
+
+def operand(rng: random.Random) -> int:
+    digits = rng.choice((1, 2, 2, 3, 3, 3))
+    return rng.randint(0 if digits == 1 else 10 ** (digits - 1), 10 ** digits - 1)
+
+
+def arithmetic(rng: random.Random, scope: Scope | None = None, op: str | None = None,
+               a: int | None = None, b: int | None = None) -> tuple[str, str, dict]:
+    op = op or rng.choice("+-")
+    a = operand(rng) if a is None else a
+    b = operand(rng) if b is None else b
+    if op == "-" and a < b and rng.random() < 0.9:
+        a, b = b, a
+    sa, sb = str(a), str(b)
+    if rng.random() < 0.1:  # numbers in words
+        sa, sb = number_words(a), number_words(b)
+    q = rng.choice(ADD_Q if op == "+" else SUB_Q).format(a=sa, b=sb)
+    value = a + b if op == "+" else a - b
+    return vary(q, rng), solve(op, a, b), {"family": "arithmetic", "answer": str(value), "key": f"{a} {op} {b}"}
+
+
+# ---------------------------------------------------------------- letters
+
+COUNT_Q = ["How many {l}'s are in {w}?", "How many times does the letter {l} appear in \"{w}\"?",
+           "Count the letter {l} in {w}.", "How many {l} are there in the word {w}?", "Number of {l}s in {w}?",
+           "How often does {l} occur in '{w}'?", "In the word {w}, how many {l}'s are there?",
+           "“{w}”里有几个字母{l}？"]
+LEN_Q = ["How many letters are in {w}?", "How many letters does the word {w} have?", "How long is the word '{w}'?",
+         "Count the letters in {w}.", "“{w}”有几个字母？"]
+SPELL_Q = ["How do you spell {w}?", "Spell {w}.", "Spell the word {w} for me.", "Can you spell '{w}'?",
+           "What are the letters of {w}?", "Spell out \"{w}\" letter by letter.", "怎么拼写 {w}？"]
+REV_Q = ["What is {w} backwards?", "Reverse the word {w}.", "Spell {w} backwards.", "Write '{w}' in reverse.",
+         "What is \"{w}\" spelled backwards?", "Reverse {w}", "{w} reversed?", "Can you write {w} back to front?",
+         "把 {w} 倒过来写。"]
+
+
+def spelled(w: str) -> str:
+    return "-".join(w)
+
+
+def count_reply(w: str, letter: str) -> tuple[str, int]:
+    run, n = [], 0
+    for c in w:
+        n += c == letter
+        run.append(f"{c} {n}")
+    return f"{w} is spelled {spelled(w)}. Counting {letter}: {', '.join(run)}. {FINAL.format(n)}", n
+
+
+def letters(rng: random.Random, scope: Scope, word: str | None = None, kind: str | None = None) -> tuple[str, str, dict]:
+    w = word or rng.choice([x for x in scope.words[:1500] if len(x) <= 10])
+    kind = kind or rng.choice(("count", "count", "length", "spell", "reverse", "reverse"))
+    if kind == "count":
+        letter = rng.choice(w) if rng.random() < 0.8 else rng.choice("abcdefghijklmnopqrstuvwxyz")
+        reply, n = count_reply(w, letter)
+        q = rng.choice(COUNT_Q).format(l=letter, w=w)
+        return vary(q, rng), reply, {"family": "count_letter", "answer": str(n), "key": w, "letter": letter}
+    if kind == "length":
+        numbered = ", ".join(f"{i + 1} {c}" for i, c in enumerate(w))
+        reply = f"{w} is spelled {spelled(w)}. Numbered: {numbered}. {FINAL.format(len(w))}"
+        return vary(rng.choice(LEN_Q).format(w=w), rng), reply, {"family": "count_letter", "answer": str(len(w)), "key": w}
+    if kind == "spell":
+        reply = f"{w} is spelled {spelled(w)}."
+        return vary(rng.choice(SPELL_Q).format(w=w), rng), reply, {"family": "spell", "answer": spelled(w), "key": w}
+    fwd = [f"{i + 1} {c}" for i, c in enumerate(w)]
+    reply = f"Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. {FINAL.format(w[::-1])}"
+    return vary(rng.choice(REV_Q).format(w=w), rng), reply, {"family": "reverse", "answer": w[::-1], "key": w}
+
+
+# ---------------------------------------------------------------- word knowledge
+
+MEAN_Q = ["What does {w} mean?", "What does the word \"{w}\" mean?", "Define {w}.", "Define the word '{w}'.",
+          "What is the meaning of {w}?", "Meaning of {w}?", "What is a definition of {w}?", "Explain the word {w}.",
+          "{w}: what does it mean?", "What's the meaning of the word {w}?", "Give me the definition of {w}.",
+          "“{w}”是什么意思？", "{w} 这个词是什么意思？"]
+ZH_Q = ["How do you say {w} in Chinese?", "What is {w} in Chinese?", "Translate {w} into Chinese.",
+        "What is the Chinese word for {w}?", "Say {w} in Chinese.", "Chinese for \"{w}\"?", "Translate '{w}' to Chinese.",
+        "{w} in Chinese?", "“{w}”用中文怎么说？", "{w} 的中文是什么？", "把 {w} 翻译成中文。"]
+ZH_EN_Q = ["What does {zh} mean in English?", "Translate {zh} into English.", "“{zh}”的英文是什么？", "{zh} 用英语怎么说？"]
+
+
+def meaning(rng: random.Random, scope: Scope, word: str | None = None) -> tuple[str, str, dict]:
+    w = word or rng.choice(scope.words)
+    g = scope.gloss[w]
+    reply = f"\"{w}\" means {g}."
+    return vary(rng.choice(MEAN_Q).format(w=w), rng), reply, {"family": "meaning", "answer": g, "key": w}
+
+
+def chinese(rng: random.Random, scope: Scope, word: str | None = None) -> tuple[str, str, dict]:
+    w = word or rng.choice(sorted(scope.zh))
+    zh, others = scope.zh[w]
+    if rng.random() < 0.15:
+        return (vary(rng.choice(ZH_EN_Q).format(zh=zh), rng), f"{zh} means \"{w}\".",
+                {"family": "zh_en", "answer": w, "key": w})
+    reply = f"\"{w}\" in Chinese is {zh}."
+    return vary(rng.choice(ZH_Q).format(w=w), rng), reply, {"family": "translate", "answer": zh, "key": w}
+
+
+# ---------------------------------------------------------------- poems
+
+NEXT_Q = ["“{l}”的下一句是什么？", "{l}，下一句是？", "接下一句：{l}", "What is the line after \"{l}\"?",
+          "What comes after {l}?", "Continue the poem: {l}", "{l} ...", "下一句：{l}"]
+PREV_Q = ["“{l}”的上一句是什么？", "What is the line before \"{l}\"?"]
+RECITE_Q = ["背诵《{t}》", "请背一下{t}。", "Recite {t}.", "Recite the poem {t}.", "《{t}》全文是什么？",
+            "Can you recite {t} by {a}?", "{t}怎么背？"]
+AUTHOR_Q = ["《{t}》的作者是谁？", "Who wrote {t}?", "{t}是谁写的？", "Who is the poet of {t}?"]
+
+
+def poem(rng: random.Random, scope: Scope, title: str | None = None) -> tuple[str, str, dict]:
+    p = next(x for x in scope.poems if x.title == title) if title else rng.choice(scope.poems)
+    r = rng.random()
+    if r < 0.55:
+        i = rng.randrange(len(p.lines) - 1)
+        q = rng.choice(NEXT_Q).format(l=p.lines[i])
+        return vary(q, rng), f"{p.lines[i + 1]}。", {"family": "poem_next", "answer": p.lines[i + 1], "key": p.lines[i]}
+    if r < 0.65:
+        i = rng.randrange(1, len(p.lines))
+        q = rng.choice(PREV_Q).format(l=p.lines[i])
+        return q, f"{p.lines[i - 1]}。", {"family": "poem_prev", "answer": p.lines[i - 1], "key": p.lines[i]}
+    if r < 0.9:
+        q = rng.choice(RECITE_Q).format(t=p.title, a=p.author)
+        return q, f"《{p.title}》 {p.author}\n{p.text}", {"family": "poem_recite", "answer": p.text, "key": p.title}
+    q = rng.choice(AUTHOR_Q).format(t=p.title)
+    return q, f"《{p.title}》的作者是{p.author}。", {"family": "poem_author", "answer": p.author, "key": p.title}
+
+
+FAMILIES = {"small_talk": small_talk, "out_of_scope": out_of_scope, "arithmetic": arithmetic, "letters": letters,
+            "meaning": meaning, "chinese": chinese, "poem": poem}
