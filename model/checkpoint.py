@@ -5,13 +5,16 @@ Layout of a model directory (see README):
     config.json         {"format_version": 1, "model": {...}, "tokenizer": {...}, "training": {...}}
     tokenizer.model     written by the caller (this package never touches tokenizers)
 
-Nothing here ever unpickles: weights are safetensors, metadata is JSON.
+Nothing here ever unpickles: weights are safetensors, metadata is JSON. Files are written through
+a temp file and a rename, and end with the mode a plain open() would give them (0644 under the
+usual umask), so others can read an exported model.
 
 Loading builds the model skeleton with torch.nn.init's fillers switched off (`_skeleton`): every
 weight is then assigned from the file, so random init would be wasted work. The skeleton's tensors
 are uninitialised CPU memory (torch.empty: pages are never touched, so nothing is committed), not
 meta tensors: ops on the meta device run through torch's Python reference kernels, which import
-torch._dynamo (about a third of a one-shot answer's start-up).
+torch._dynamo (about a third of a one-shot answer's start-up). The weights themselves are views of
+a private memory map of model.safetensors (`load_weights`): loading copies nothing.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from model.config import ConfigError, ModelConfig
@@ -39,6 +42,16 @@ class CheckpointError(Exception):
     """A model directory or weights file that cannot be loaded as asked."""
 
 
+def _file_mode() -> int:
+    """The mode open() would give a new file (0666 less the umask), read once at import."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()  # mkstemp's temp files are 0600; finished files get this instead
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write data to path through a temp file in the same folder, fsync, then rename."""
     path = Path(path)
@@ -48,6 +61,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), FILE_MODE)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -66,6 +80,7 @@ def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: 
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -130,9 +145,36 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: not found")
     try:
-        return load_file(str(path))
+        with safe_open(str(path), framework="pt"):  # safetensors validates the header and offsets
+            pass
+        return _mapped(path) or load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e})") from None
+
+
+_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "F64": torch.float64,
+           "I64": torch.int64, "I32": torch.int32, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
+
+
+def _mapped(path: Path) -> dict[str, torch.Tensor] | None:
+    """Tensors of an (already validated) safetensors file as views of one private memory map of it:
+    nothing is copied, pages are read on first touch, writes stay private (copy on write).
+    None when the file's layout does not allow views (unknown dtype, misaligned data)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    storage = torch.UntypedStorage.from_file(str(path), shared=False, nbytes=size)
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _DTYPES.get(info["dtype"])
+        start = 8 + n + info["data_offsets"][0]
+        if dtype is None or start % dtype.itemsize:
+            return None
+        out[name] = torch.empty(0, dtype=dtype).set_(storage, start // dtype.itemsize, info["shape"])
+    return out
 
 
 def check_state_dict(sd: dict[str, torch.Tensor], model: Transformer, where: Path | str) -> None:

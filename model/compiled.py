@@ -1,8 +1,11 @@
 """CompiledDecoder: FastDecoder's fixed-shape decode step as one compiled graph, and engine choice.
 
 The step (`FastDecoder.step_static`: token and position as tensors, one full-length cache with a
-mask) is handed to torch.compile with fullgraph=True and static shapes: Inductor's C++ kernels on
-CPU, CUDA graphs ("reduce-overhead") on a GPU, so no Python runs between the kernels of a step.
+mask) is handed to torch.compile with fullgraph=True and static shapes: Inductor's C++ kernels with
+its C++ wrapper on CPU, CUDA graphs ("reduce-overhead") on a GPU, so no Python runs between the
+kernels of a step. Compiling takes minutes on a small CPU the first time; Inductor's on-disk cache
+(under the user's temp/cache dir, keyed by graph, shapes, dtype and torch version) brings a later
+build of the same shape down to seconds.
 Prefill stays eager (its length varies). The engine owns one static cache per batch size: the
 cache it hands out is always that one, and a step only reads positions <= pos (masked).
 
@@ -37,8 +40,10 @@ class CompiledDecoder:
         self.name = "compiled-cudagraphs" if cuda else "compiled-inductor"
         self.static = fast.setup_static(batch, fast.config.max_seq_len)
         self._pos = torch.zeros(1, dtype=torch.long, device=fast.device)  # (1,)
-        self._step = torch.compile(fast.step_static, mode="reduce-overhead" if cuda else None,
-                                   fullgraph=True, dynamic=False)
+        if cuda:
+            self._step = torch.compile(fast.step_static, mode="reduce-overhead", fullgraph=True, dynamic=False)
+        else:  # Inductor's C++ wrapper: the step's kernels are called from C++, not from Python
+            self._step = torch.compile(fast.step_static, options={"cpp_wrapper": True}, fullgraph=True, dynamic=False)
 
     @property
     def device(self) -> torch.device:
