@@ -2,6 +2,8 @@
 
 Pure renaming: the transformer already uses HF's "rotate half" rotary layout, so no weight is
 permuted. Needs no `transformers` import; the tests use transformers only as a reference.
+Export writes config.json, generation_config.json (stop ids, default sampling) and
+model.safetensors; the tokenizer files are written by chatcli.hf_export.
 """
 from __future__ import annotations
 
@@ -96,14 +98,37 @@ def config_from_hf(data: dict, where: Path | str) -> ModelConfig:
         raise CheckpointError(f"{where}: cannot read config: {e}") from None
 
 
+def generation_config(bos_id: int, stop_ids: list[int], sampling: dict | None = None) -> dict:
+    """generation_config.json: the ids that end an answer (all of them, e.g. <|end|> and </s>) and
+    default sampling, so `model.generate(...)` stops where chatcli stops."""
+    doc = {"bos_token_id": bos_id, "eos_token_id": list(stop_ids), "pad_token_id": stop_ids[-1]}
+    s = sampling or {}
+    if s:
+        doc["do_sample"] = s.get("temperature", 1.0) > 0
+        if s.get("temperature", 0) > 0:
+            doc["temperature"] = s["temperature"]
+        off = {"top_p": 1.0, "top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
+        for ours, theirs in (("top_p", "top_p"), ("top_k", "top_k"), ("min_p", "min_p"),
+                             ("repeat_penalty", "repetition_penalty")):
+            if ours in s and s[ours] != off[ours]:
+                doc[theirs] = s[ours]
+    return doc
+
+
 def export_hf(model: Transformer, out_dir: Path, *, bos_id: int = 1, eos_id: int = 2,
-              dtype: torch.dtype | None = None) -> None:
-    """Write out_dir/config.json and out_dir/model.safetensors in HF Llama layout."""
+              dtype: torch.dtype | None = None, stop_ids: list[int] | None = None,
+              sampling: dict | None = None) -> None:
+    """Write config.json, generation_config.json and model.safetensors in HF Llama layout.
+
+    stop_ids: every id that ends generation (default [eos_id]); sampling: default sampling
+    settings (SamplingConfig field names) for generation_config.json.
+    """
     out_dir = Path(out_dir)
     sd = {to_hf_name(k): v for k, v in export_state_dict(model, dtype).items()}
     atomic_save_tensors(out_dir / "model.safetensors", sd, metadata={"format": "pt"})
     dname = str(dtype or next(model.parameters()).dtype).replace("torch.", "")
     atomic_write_json(out_dir / "config.json", hf_config(model.config, bos_id, eos_id, dname))
+    atomic_write_json(out_dir / "generation_config.json", generation_config(bos_id, stop_ids or [eos_id], sampling))
 
 
 def _hf_weights(hf_dir: Path) -> dict[str, torch.Tensor]:

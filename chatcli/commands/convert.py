@@ -2,7 +2,6 @@
 and to GGUF for llama.cpp / ollama (`to-gguf`, written by chatcli.gguf_export)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -18,13 +17,14 @@ convert_app = typer.Typer(help="Convert between chatcli model directories and Hu
 @cli_errors
 def to_hf(model: Annotated[Path, typer.Argument(help="chatcli model directory")],
           out: Annotated[Path, typer.Argument(help="output directory (HF Llama layout)")]) -> None:
-    """Export a model directory as config.json + model.safetensors + tokenizer.model for transformers."""
+    """Export a model directory for transformers: weights, config, generation_config (stops at <|end|>),
+    tokenizer with its chat template (apply_chat_template renders chatcli's)."""
     from chatcli.bundle import load_bundle
-    from model.hf import export_hf
+    from chatcli.chat.main import chat_defaults
+    from chatcli.hf_export import export_bundle
     b = load_bundle(model)
-    out.mkdir(parents=True, exist_ok=True)
-    export_hf(b.model, out, bos_id=b.tokenizer.bos_id, eos_id=b.tokenizer.eos_id)
-    shutil.copyfile(b.path / "tokenizer.model", out / "tokenizer.model")
+    d = chat_defaults().to_dict()
+    export_bundle(b, out, sampling={k: d[k] for k in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")})
     typer.echo(f"wrote {out}", err=True)
 
 
