@@ -83,3 +83,21 @@ def test_errors(args, message):
 def test_model_and_shape_exclusive(model_dir):
     result = _run("--model", str(model_dir), "--shape", "stories260k")
     assert result.exit_code == 1 and "not both" in result.stderr
+
+
+def test_default_engine_is_named_and_compiled_falls_back_with_one_notice(monkeypatch):
+    shape = ["--shape", "d32,L1,H2,V100,S32", "--prompt-tokens", "4", "--gen-tokens", "3", "-r", "1", "--device", "cpu"]
+    rows = _rows(_run(*shape, "--json"))
+    assert rows[0]["engine"] == "fast" and rows[0]["compile"] is False  # auto on CPU: the fast engine
+
+    import torch
+
+    def broken_compile(fn, **kw):
+        def run(*a, **k):
+            raise RuntimeError("InductorError: no working C++ compiler")
+        return run
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    result = _run(*shape, "--engine", "compiled")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("compiled decode step unavailable") == 1
+    assert "engine fast (asked for compiled)" in result.stderr and "Traceback" not in result.output
