@@ -29,7 +29,8 @@ def serve(
                                                   "weights/default, or $CHATCLI_MODEL).", show_default=False)] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 for every interface).")]
         = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0 picks a free one).")] = 8000,
+    port: Annotated[int, typer.Option("--port", "-p", envvar="CHATCLI_PORT",
+                                      help="Port (0 picks a free one; or set CHATCLI_PORT).")] = 8000,
     parallel: Annotated[int, typer.Option("--parallel", help="Requests generated at once (the rest wait).")] = 4,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Requests that may wait; more get HTTP 503.")] = 256,
     api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="CHATCLI_API_KEY",
