@@ -98,9 +98,9 @@ def load_state(run_dir: Path, model, opts, device: torch.device) -> dict:
     tensors = load_weights(step_dir / "optimizer.safetensors")
     _unflatten_optimizer(opts, {k: v.to(device) if not k.endswith(".step") else v
                                 for k, v in tensors.items() if not k.startswith("rng.")}, meta["optimizers"])
-    torch.set_rng_state(tensors["rng.torch"])
+    torch.set_rng_state(tensors["rng.torch"].clone())  # an owned copy: the loaded tensor may be a file mapping
     if torch.cuda.is_available():
         cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
         if cuda:
-            torch.cuda.set_rng_state_all(cuda)
+            torch.cuda.set_rng_state_all([c.clone() for c in cuda])
     return meta["scalars"]
