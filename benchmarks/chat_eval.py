@@ -40,7 +40,7 @@ IDENTITY = [
     ("Are you a robot or a real person?", ["model", "chatcli"]), ("who am i chatting with right now?", ["chatcli"]),
     ("What sort of things can I ask you?", ["add", "spell", "poem"]), ("what are you able to help with", ["add", "spell"]),
     ("can you do maths?", ["add", "subtract"]), ("你好，请问你是谁", ["chatcli"]), ("Hello, who made you?", ["train", "recipe", "chatcli"]),
-    ("good morning!", ["hello", "hi", "morning"]), ("hiya, how r u", ["fine", "well", "hello", "hi"]),
+    ("well good morning to you", ["hello", "hi", "morning"]), ("hiya, how r u", ["fine", "well", "hello", "hi"]),
     ("thx a lot!", ["welcome", "glad"]), ("Cheers, that helped", ["welcome", "glad"]), ("ok bye now", ["bye"]),
     ("Who is the king of Spain?", ["don't know", "do not know", "not sure"]),
     ("What's the GDP of Germany?", ["don't know", "do not know", "not sure"]),

