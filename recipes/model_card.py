@@ -29,8 +29,13 @@ def fmt_int(n) -> str:
     return f"{int(n):,}" if isinstance(n, (int, float)) else "-"
 
 
+def final_dir(out: Path) -> Path:
+    """The last stage the run reached (dpo, else sft, else the mixed pretraining)."""
+    return next((out / d for d in ("dpo", "sft", "pretrain") if (out / d / "config.json").exists()), out / "dpo")
+
+
 def stage_rows(out: Path) -> list[str]:
-    meta = load(out / "dpo" / "config.json").get("training", {})
+    meta = load(final_dir(out) / "config.json").get("training", {})
     rows = ["| stage | steps | tokens | last val loss | last val bpb / other |", "|---|---:|---:|---:|---|"]
     for st in meta.get("stages", []):
         other = f"{st['val_bpb']:.3f}" if isinstance(st.get("val_bpb"), float) else ""
@@ -112,7 +117,7 @@ def bench_line(ev: Path) -> str:
 
 
 def main(out: Path) -> str:
-    cfg = load(out / "dpo" / "config.json")
+    cfg = load(final_dir(out) / "config.json")
     m = cfg.get("model", {})
     ev = out / "eval"
     summary = {p.stem: load(p) for p in sorted(ev.glob("*.json")) if p.name != "summary.json"}

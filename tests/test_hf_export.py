@@ -46,7 +46,7 @@ def test_generation_config_ends_on_end_and_eos(hf_dir, model_dir):
     tok = load_bundle(model_dir).tokenizer
     gen = transformers.GenerationConfig.from_pretrained(hf_dir)
     assert sorted(gen.eos_token_id) == sorted([tok.special["<|end|>"], tok.eos_id])
-    assert gen.bos_token_id == tok.bos_id and gen.do_sample and gen.temperature == 0.5
+    assert gen.bos_token_id == tok.bos_id and gen.do_sample and gen.temperature == 0.2
 
 
 def test_chat_template_renders_our_prompt_ids(hf_dir, model_dir):

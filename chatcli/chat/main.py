@@ -41,7 +41,7 @@ class ChatOptions:
 
 # Defaults for chatting with a small model (chat, the REPL and serve): a lower temperature than
 # SamplingConfig's general-purpose 0.8 keeps a few-million-parameter model on topic.
-CHAT_DEFAULTS = {"temperature": 0.5}
+CHAT_DEFAULTS = {"temperature": 0.2, "repeat_penalty": 1.0}
 
 
 def chat_defaults(**given):
