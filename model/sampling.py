@@ -75,8 +75,8 @@ def _draw(weights: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
     """One index per row (B,) with probability proportional to weights (B, N) >= 0 (inverse CDF)."""
     cum = weights.cumsum(-1)  # (B, N)
     u = torch.rand(weights.shape[0], 1, generator=generator, device=weights.device) * cum[:, -1:]  # (B, 1)
-    idx = torch.searchsorted(cum, u, right=True)  # first index whose cumulative mass exceeds u
-    return idx.clamp_(max=weights.shape[-1] - 1).squeeze(-1)  # (B,)
+    # first index whose cumulative mass exceeds u; searching all but the last entry keeps it < N
+    return torch.searchsorted(cum[:, :-1], u, right=True).squeeze(-1)  # (B,)
 
 
 def _small_topk(scaled: torch.Tensor, cfg: SamplingConfig, generator) -> torch.Tensor:
@@ -103,6 +103,14 @@ def _nucleus(probs: torch.Tensor, allowed: torch.Tensor, top_p: float, generator
     least top_p, so about one round per token is the norm (peaked or flat distributions alike).
     """
     B = probs.shape[0]
+    if B == 1:  # the chat case: the same rounds with fewer tensor ops
+        for _ in range(MAX_ROUNDS):
+            x = _draw(allowed, generator)  # (1,)
+            px = probs.gather(-1, x.unsqueeze(-1))  # (1, 1)
+            if probs.masked_fill(probs <= px, 0.0).sum().item() < top_p:  # mass strictly above x
+                return x
+            allowed = allowed.masked_fill(probs <= px, 0.0)  # (1, V)
+        return _sorted_nucleus(probs, allowed, top_p, generator)
     out = torch.zeros(B, dtype=torch.long, device=probs.device)
     todo = torch.ones(B, dtype=torch.bool, device=probs.device)
     for _ in range(MAX_ROUNDS):
