@@ -39,6 +39,7 @@ done
 # the model directories: weights + config + tokenizer, no training state or logs; then the card
 rm -rf "$OUT/model" && mkdir -p "$OUT/model"
 cp "$OUT/dpo/model.safetensors" "$OUT/dpo/config.json" "$OUT/dpo/tokenizer.model" "$OUT/model/"
+"$PY" "$REPO/recipes/chat_notes.py" "$OUT"  # the banner's can / cannot / three prompts, from the chat-eval
 "$PY" "$REPO/recipes/model_card.py" "$OUT" > "$OUT/model/README.md"
 "$PY" "$REPO/recipes/export_base.py" "$OUT/pretrain" "$OUT/base"
 echo "recipe: model written to $OUT/model (card: $OUT/model/README.md), base to $OUT/base" >&2

@@ -218,10 +218,10 @@ def answer(session, text: str, ui: UI, repl: ReplState | None = None) -> None:
 
 
 MODEL_NOTES = {  # what the bundled model can and cannot do, when its config.json has no "chat" section
-    "can": "answer questions about chatcli itself; show worked steps for small sums and letter counts "
-           "(often wrong); continue text in the style of Shakespeare and the King James Bible",
-    "cannot": "know facts beyond its training text, follow long instructions, or be relied on",
-    "examples": ["What is chatcli?", "How do I evaluate a model?", "How can I train a model with chatcli?"],
+    "can": "add and subtract numbers up to 999 with the working; say who it is; recite some famous Tang "
+           "poems; count, spell and reverse common English words, give their meaning or Chinese (often wrong)",
+    "cannot": "know anything outside that scope, hold long conversations, or be relied on",
+    "examples": ["What is 17 + 25?", "Who are you?", "How many letters are in 'house'?"],
 }
 
 
