@@ -6,10 +6,10 @@
 # Every stage resumes where it stopped: run the same command again after an interruption (Ctrl-C saves a
 # checkpoint) and finished stages are skipped, an unfinished one continues exactly (--resume).
 # To redo the chat tuning from the shipped base model instead of pretraining: BASE=weights/base recipes/default.sh
-# (the mixed pretraining is then continued from it for CONTINUE_STEPS steps first; 0 skips that).
+# (the mixed pretraining is then continued from it for CONTINUE_STEPS steps or CONTINUE_TIME seconds first; 0 skips that).
 #
 # Knobs (env): DIM LAYERS HEADS CONTEXT BATCH VOCAB PRETRAIN_TIME (seconds by the clock; 0 = by steps)
-#   PRETRAIN_STEPS POLISH_STEPS PAIRS_N DPO_STEPS CHAT_N (synthetic conversations) SEED BASE CONTINUE_STEPS
+#   PRETRAIN_STEPS POLISH_STEPS PAIRS_N DPO_STEPS CHAT_N (synthetic conversations) SEED BASE CONTINUE_STEPS CONTINUE_TIME
 # Measured on a 2-core AMD EPYC (AVX2, fp32), 2026-12-02: data 0.6 min | tokenizer 0.4 min |
 #   mixed pretraining 100 min by the clock (~2,300 tok/s) | polish ~6 min | pairs ~4 min | dpo ~5 min | eval ~12 min
 # On a GPU the same recipe runs by steps (bigger shape and batch below).
@@ -32,7 +32,7 @@ else
   : "${PRETRAIN_TIME:=6000}" "${PRETRAIN_STEPS:=100000}" "${POLISH_STEPS:=80}" "${PAIRS_N:=600}" "${DPO_STEPS:=80}"
   : "${DIM:=192}" "${LAYERS:=6}" "${HEADS:=6}" "${BATCH:=32}" "${CHAT_N:=120000}"
 fi
-: "${VOCAB:=4096}" "${CONTEXT:=256}" "${SEED:=1337}" "${BASE:=}" "${CONTINUE_STEPS:=0}"
+: "${VOCAB:=4096}" "${CONTEXT:=256}" "${SEED:=1337}" "${BASE:=}" "${CONTINUE_STEPS:=0}" "${CONTINUE_TIME:=0}"
 D="$OUT/data"
 echo "recipe: d$DIM L$LAYERS H$HEADS vocab=$VOCAB ctx=$CONTEXT batch=$BATCH pretrain=${PRETRAIN_TIME}s/$PRETRAIN_STEPS steps polish=$POLISH_STEPS pairs=$PAIRS_N dpo=$DPO_STEPS base=${BASE:-none} out=$OUT" >&2
 resume() { [ -d "$1/train_state" ] && echo --resume || true; }
@@ -59,10 +59,13 @@ if [ -z "$BASE" ]; then
     --warmup 50 --val-frac 0.005 --eval-every 200 --eval-tokens 16384 --ckpt-every 50 --seed "$SEED" \
     --time-budget "$PRETRAIN_TIME" --max-steps "$PRETRAIN_STEPS" --out "$OUT/pretrain" $(resume "$OUT/pretrain")
   PRE="$OUT/pretrain"
-elif [ "$CONTINUE_STEPS" -gt 0 ]; then
-  # 3'. continue the mixed training from the shipped base (fresh AdamW state: optimizer state is not shipped)
-  "$CHATCLI" train sft "${MIX[@]}" --model "$BASE" --max-steps "$CONTINUE_STEPS" --lr 1e-3 --batch-size "$BATCH" \
-    --eval-every 500 --ckpt-every 50 --seed "$SEED" --out "$OUT/pretrain" $(resume "$OUT/pretrain")
+elif [ "$CONTINUE_STEPS" -gt 0 ] || [ "$CONTINUE_TIME" != 0 ]; then
+  # 3'. continue the mixed training from the shipped base (fresh AdamW state: optimizer state is not shipped),
+  #     by steps, or by the clock with CONTINUE_TIME seconds (the cosine schedule then follows the clock)
+  [ "$CONTINUE_TIME" != 0 ] && [ "$CONTINUE_STEPS" -eq 0 ] && CONTINUE_STEPS=100000
+  "$CHATCLI" train sft "${MIX[@]}" --model "$BASE" --max-steps "$CONTINUE_STEPS" --time-budget "$CONTINUE_TIME" \
+    --lr 6e-4 --warmup 30 --batch-size "$BATCH" --val-frac 0.005 --eval-every 500 --ckpt-every 50 --seed "$SEED" \
+    --out "$OUT/pretrain" $(resume "$OUT/pretrain")
   PRE="$OUT/pretrain"
 else
   PRE="$BASE"

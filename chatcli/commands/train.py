@@ -30,6 +30,8 @@ Clip = Annotated[float, typer.Option("--grad-clip", help="clip the global grad n
 Warmup = Annotated[int, typer.Option("--warmup", help="warmup steps (-1: 2% of --max-steps)")]
 Schedule = Annotated[str, typer.Option("--schedule", help="cosine | wsd | constant")]
 Threads = Annotated[int, typer.Option("--threads", help="CPU threads for torch (0: torch's default)")]
+TimeBudget = Annotated[float, typer.Option(
+    "--time-budget", help="stop after this many seconds of training; the lr schedule follows the clock")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the model")]
 Context = Annotated[int, typer.Option("--context", help="sequence length (default: the model's)")]
 
@@ -91,7 +93,7 @@ def pretrain_cmd(data: DataArg,
                  eval_every: EvalEvery = 200, eval_tokens: Annotated[int, typer.Option("--eval-tokens")] = 32768,
                  ckpt_every: CkptEvery = 500, log_every: LogEvery = 10, seed: Seed = 1337, device: Device = "auto",
                  dtype: Dtype = "auto", compile_: Compile = False, resume: Resume = False, threads: Threads = 0,
-                 time_budget: Annotated[float, typer.Option("--time-budget", help="stop after this many seconds of training; the lr schedule follows the clock")] = 0.0,
+                 time_budget: TimeBudget = 0.0,
                  cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="token cache (default OUT/cache)")] = None) -> None:
     """Pretrain a model from scratch on text (next-token prediction)."""
     from chatcli.training.pretrain import pretrain
@@ -113,12 +115,13 @@ def sft_cmd(data: DataArg, model: Annotated[Path, typer.Option("--model", help="
             grad_clip: Clip = 1.0, packing: Annotated[bool, typer.Option("--packing/--padding")] = True,
             val_frac: Annotated[float, typer.Option("--val-frac")] = 0.05, eval_every: EvalEvery = 100,
             ckpt_every: CkptEvery = 500, log_every: LogEvery = 10, seed: Seed = 1337, device: Device = "auto",
-            dtype: Dtype = "auto", compile_: Compile = False, resume: Resume = False, threads: Threads = 0) -> None:
+            dtype: Dtype = "auto", compile_: Compile = False, resume: Resume = False, threads: Threads = 0,
+            time_budget: TimeBudget = 0.0) -> None:
     """Supervised fine-tuning on chat JSONL (loss on assistant tokens only)."""
     from chatcli.training.sft import sft
     cfg = _cfg(max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, context=context, lr=lr,
                schedule=schedule, warmup_steps=warmup, grad_clip=grad_clip, weight_decay=0.0, eval_every=eval_every,
-               ckpt_every=ckpt_every, log_every=log_every, seed=seed)
+               ckpt_every=ckpt_every, log_every=log_every, seed=seed, time_budget_s=time_budget)
     meta = sft(data, model, cfg, _opts(out, device, dtype, compile_, resume, threads), packing=packing, val_frac=val_frac)
     _done(meta, out)
 
