@@ -34,16 +34,32 @@ def final_dir(out: Path) -> Path:
     return next((out / d for d in ("dpo", "sft", "pretrain") if (out / d / "config.json").exists()), out / "dpo")
 
 
+def stage_label(stage: str | None, last_sft: bool) -> str:
+    """A stage's name in the card: an sft stage before the last one continued the mixed pretraining."""
+    if stage == "sft":
+        return "chat polish (sft)" if last_sft else "mixed training, continued (sft on the mixture)"
+    return {"pretrain": "mixed pretraining", "dpo": "DPO+NLL"}.get(stage or "", str(stage))
+
+
+def continued_minutes(cfg: dict) -> float:
+    """Minutes of continued mixed training (sft stages before the chat polish), 0 if none."""
+    stages = cfg.get("training", {}).get("stages", [])
+    sfts = [st for st in stages if st.get("stage") == "sft"]
+    return sum(st.get("time_s", 0) for st in sfts[:-1]) / 60
+
+
 def stage_rows(out: Path) -> list[str]:
     meta = load(final_dir(out) / "config.json").get("training", {})
     rows = ["| stage | steps | tokens | last val loss | last val bpb / other |", "|---|---:|---:|---:|---|"]
-    for st in meta.get("stages", []):
+    stages = meta.get("stages", [])
+    last_sft = max((i for i, st in enumerate(stages) if st.get("stage") == "sft"), default=-1)
+    for i, st in enumerate(stages):
         other = f"{st['val_bpb']:.3f}" if isinstance(st.get("val_bpb"), float) else ""
         for k in ("val_acc", "val_margin"):
             if isinstance(st.get(k), float):
                 other += f" {k} {st[k]:.3f}"
         vl = f"{st['val_loss']:.3f}" if isinstance(st.get("val_loss"), float) else "-"
-        rows.append(f"| {st.get('stage')} | {fmt_int(st.get('steps'))} | {fmt_int(st.get('tokens'))} | {vl} | {other} |")
+        rows.append(f"| {stage_label(st.get('stage'), i == last_sft)} | {fmt_int(st.get('steps'))} | {fmt_int(st.get('tokens'))} | {vl} | {other} |")
     return rows
 
 
@@ -130,7 +146,7 @@ def main(out: Path) -> str:
     transcript = (ev / "transcript.md").read_text(encoding="utf-8") if (ev / "transcript.md").exists() else "not run\n"
     pre = next((st for st in cfg.get("training", {}).get("stages", []) if st.get("stage") == "pretrain"), {})
     return "\n".join([
-        "# chatcli default model (v4)", "",
+        "# chatcli default model (v5)", "",
         "A small Llama-form chat model trained from scratch by this project's recipe on a 2-core CPU, so that",
         "`chatcli chat` works offline right after install. It is taught a narrow world thoroughly rather than",
         "everything badly. Within that world it is often right; outside it, it should say it does not know.",
@@ -153,6 +169,11 @@ def main(out: Path) -> str:
         "previous turn (\"And backwards?\"), several questions in one conversation. Then a short chat polish on",
         "a fresh draw of conversations and DPO+NLL on on-policy pairs (`chatcli train pairs`: the polished",
         "model's own wrong answers, by the task scorer, against the right ones).",
+        *([f"This model's mixed training was then continued from that base for {continued_minutes(cfg):.0f} more "
+           "minutes on the same mixture (a later sitting; fresh AdamW, cosine by the clock): "
+           f"`BASE=OLD_BASE CONTINUE_TIME={continued_minutes(cfg) * 60:.0f} recipes/default.sh ../shared/data runs/default`; "
+           "`weights/base` is the continued base, so the same command with `BASE=weights/base` trains it further."]
+          if continued_minutes(cfg) else []),
         "Interrupted? Run the same command again: finished stages are skipped, the unfinished one resumes",
         "exactly. `weights/base` is the pretrained model (bf16); `BASE=weights/base recipes/default.sh` redoes",
         "the chat tuning from it.", "",
