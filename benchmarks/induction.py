@@ -49,7 +49,7 @@ def main() -> None:
     import torch
 
     from chatcli.bundle import load_bundle
-    from chatcli.tasks import synthetic
+    from recipes.tasks import synthetic
 
     words = sorted(synthetic.COMMON_WORDS)
     rows = []

@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from chatcli.tasks.common import rng_for, stable_hash  # noqa: E402
 from recipes.tasks import mix  # noqa: E402
+from recipes.tasks.items import rng_for, stable_hash  # noqa: E402
 from recipes.tasks.scope import load_scope  # noqa: E402
 
 EN_TEXT = ("brown", "kjv", "shakespeare", "fortunes")

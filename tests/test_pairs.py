@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from chatcli.app import app
 from chatcli.bundle import load_bundle
-from chatcli.tasks.common import dpo_pair, make_item
 from chatcli.tasks.evaluate import generate_reply
 from chatcli.training.onpolicy import balanced, on_policy_pairs
+from recipes.tasks.items import dpo_pair, make_item
 
 
 def run(*args):

@@ -120,7 +120,7 @@ def test_scope_is_taught_in_chat_and_prose(prepared):
     prefs = [json.loads(x) for x in (out / "prefs.jsonl").read_text(encoding="utf-8").splitlines()]
     assert prefs and {p["family"] for p in prefs} <= {"arithmetic", "count_letter", "reverse", "meaning",
                                                        "translate", "poem_next"}
-    from chatcli.tasks.common import score
+    from chatcli.tasks.scoring import score
     for p in prefs[:200]:  # every chosen reply is right by the scorer `train pairs` uses
         assert score(p, p["chosen"]), p
 

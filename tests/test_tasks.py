@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatcli.tasks import build, selfqa, synthetic
-from chatcli.tasks.common import normalise, question_of, score, split_of
+from chatcli.tasks.scoring import normalise, question_of, score
+from recipes.tasks import families as build
+from recipes.tasks import selfqa, synthetic
+from recipes.tasks.items import split_of
 from chatcli.tasks.working import final_answer, solution_of, solve_arithmetic, solve_count, solve_reverse
 
 
@@ -124,7 +126,8 @@ def test_builtin_test_slices_match_code():
         path = build.TESTSETS_DIR / f"{fam}.jsonl"
         if path.exists():
             assert build.read_jsonl(path) == build.make_items(fam, "test", build.TEST_PER_FAMILY, 0)
-    items = build.load_test_items()
+    from chatcli.tasks import load_test_items
+    items = load_test_items()
     assert set(build.CORPUS_FREE) <= {it["family"] for it in items}
     for it in items:
         assert set(it) >= {"family", "prompt", "answer"} and it["prompt"][-1]["role"] == "user"

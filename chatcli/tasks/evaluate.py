@@ -1,4 +1,6 @@
-"""Exact-match evaluation of a model bundle on task test slices (greedy decoding).
+"""Exact-match evaluation of a model bundle on task test slices (greedy decoding), and the slices:
+the task families (FAMILIES), the shipped held-out slices (testsets/<family>.jsonl, package data) and
+reading a slice file or directory given with `chatcli eval --tasks --tasks-dir` (recipes/tasks builds them).
 
 Chat models get the chat template (prompt ends with the assistant marker, generation stops at
 <|end|>); base models, or `fmt="raw"`, get "Q: ...\\nA:" and the answer runs to the end of the line.
@@ -6,11 +8,39 @@ Chat models get the chat template (prompt ends with the assistant marker, genera
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
-from chatcli.tasks.build import FAMILIES, load_test_items
-from chatcli.tasks.common import question_of, raw_prompt, score
+from chatcli.errors import ChatcliError
+from chatcli.tasks.scoring import question_of, raw_prompt, score
 from chatcli.tasks.working import solution_of
+
+FAMILIES = ("arithmetic", "count_letter", "reverse", "meaning", "translate", "poem_next", "chatcli")
+TESTSETS_DIR = Path(__file__).resolve().parent / "testsets"
+
+
+def read_jsonl(path: Path) -> list:
+    """The records of a JSONL file; a malformed line is named in the error (FILE:LINE: invalid JSON)."""
+    from chatcli.data.sources import iter_json_lines
+    return [rec for _, rec in iter_json_lines(Path(path))]
+
+
+def load_test_items(source=None) -> list[dict]:
+    """Test items from a list, a JSONL file or a directory of <family>.jsonl; None means the shipped slices."""
+    if isinstance(source, (list, tuple)):
+        return list(source)
+    if source is None:
+        return [it for f in FAMILIES if (TESTSETS_DIR / f"{f}.jsonl").exists()
+                for it in read_jsonl(TESTSETS_DIR / f"{f}.jsonl")]
+    path = Path(source)
+    if path.is_file():
+        return read_jsonl(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise ChatcliError(f"{path}: no *.jsonl test slices")
+        return [it for p in files for it in read_jsonl(p)]
+    raise ChatcliError(f"{path}: no such test file or directory")
 
 
 def generate_reply(bundle, ids: list[int], stop_ids: list[int], max_tokens: int, stop_newline: bool = False, *,

@@ -137,9 +137,3 @@ def solution_of(item: dict) -> str | None:
         return solve_reverse(item["key"])
     return None
 
-
-def with_final(solution: str, answer: str) -> str:
-    """A solution with its final answer replaced (preference pairs: same working, wrong conclusion)."""
-    head, sep, _ = solution.rpartition(FINAL.split("{}")[0])
-    assert sep, "a worked solution ends in its final answer"
-    return head + FINAL.format(answer)

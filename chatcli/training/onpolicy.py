@@ -21,9 +21,8 @@ from typing import Callable
 import torch
 
 from chatcli.errors import ChatcliError
-from chatcli.tasks.build import FAMILIES
-from chatcli.tasks.common import score
-from chatcli.tasks.evaluate import generate_reply
+from chatcli.tasks.evaluate import FAMILIES, generate_reply
+from chatcli.tasks.scoring import score
 
 
 def check_record(r: dict, where: str) -> None:
@@ -125,7 +124,8 @@ def make_pairs(data: Path, model_dir: Path | None, out: Path, *, n: int = 700, t
     import time
     from chatcli.bundle import load_bundle
     from chatcli.device import resolve_device
-    from chatcli.tasks.build import write_jsonl
+    import json
+    from model.checkpoint import atomic_write_bytes
     if n <= 0:
         raise ChatcliError("--n must be positive")
     if temperature <= 0:
@@ -143,6 +143,6 @@ def make_pairs(data: Path, model_dir: Path | None, out: Path, *, n: int = 700, t
                                            progress=lambda k, _: bar.update(task, completed=k))
     else:
         pairs, stats = on_policy_pairs(bundle, records, temperature=temperature, seed=seed)
-    write_jsonl(Path(out), pairs)
+    atomic_write_bytes(Path(out), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs).encode("utf-8"))
     return {"prompts": len(records), "pairs": len(pairs), "time_s": round(time.perf_counter() - t0, 1),
             "families": stats, "model": str(bundle.path), "out": str(out)}

@@ -3,7 +3,7 @@
 Every generator takes a `random.Random` and returns (question, reply, item) where item carries the
 family and the expected answer (for on-policy preference pairs and the task slices). Replies are short
 and end there: the chat template adds `<|end|>`, which is trained, so the model stops.
-Computation is shown as worked solutions (recipes/tasks/../chatcli/tasks/working.py style, compact):
+Computation is shown as worked solutions (chatcli/tasks/working.py style, compact):
 a 3M-parameter model cannot add 347 + 285 in one forward pass, but it can take one digit per step.
 The wordings here are the TRAINING wordings; benchmarks/chat_eval.jsonl asks in its own words.
 """

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatcli.tasks import lexical
+from recipes.tasks import lexical
 
 # well-known 唐诗三百首 titles first (the ones a reader is likely to ask for), then other short poems
 FAMOUS = ("静夜思", "春晓", "登鹳雀楼", "相思", "鹿柴", "江雪", "悯农", "寻隐者不遇", "登乐游原", "八阵图",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from chatcli.tasks.common import make_item, rng_for, stable_hash
+from recipes.tasks.items import make_item, rng_for, stable_hash
 
 FACTS: list[tuple[list[str], str]] = [
     (["What is chatcli?", "Tell me what chatcli is.", "What is this program?", "Can you describe chatcli?",

@@ -1,5 +1,10 @@
-"""Assemble task data from the families: SFT conversations, preference pairs, test slices and
-plain-text task lines for pretraining. Train material only ever uses train keys (common.split_of).
+"""The synthetic task families assembled: items per family, SFT conversations, preference pairs, test
+slices, plain-text task lines, knowledge prose and copy runs for pretraining. Train material only ever
+uses train keys (items.split_of). The shipped test slices (chatcli/tasks/testsets) are `test_items`
+written by `write_test_slices`; chatcli/tasks/evaluate.py reads them back.
+
+Families (FAMILIES): arithmetic, count_letter, reverse, chatcli (need no corpus) and meaning, translate,
+poem_next (need the data root: WordNet, CC-CEDICT, 唐诗三百首; see lexical.load_resources).
 """
 from __future__ import annotations
 
@@ -7,14 +12,17 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from chatcli.tasks import lexical, selfqa, synthetic
-from chatcli.tasks.common import dpo_pair, question_of, raw_line, rng_for, sft_example
+from chatcli.tasks.evaluate import FAMILIES, TESTSETS_DIR, read_jsonl
+from chatcli.tasks.scoring import question_of
 from chatcli.tasks.working import spelled
+from recipes.tasks import lexical, selfqa, synthetic
+from recipes.tasks.items import dpo_pair, raw_line, rng_for, sft_example
 
-FAMILIES = ("arithmetic", "count_letter", "reverse", "meaning", "translate", "poem_next", "chatcli")
 CORPUS_FREE = ("arithmetic", "count_letter", "reverse", "chatcli")
-TESTSETS_DIR = Path(__file__).resolve().parent / "testsets"
 TEST_PER_FAMILY = 200
+__all__ = ["FAMILIES", "CORPUS_FREE", "TESTSETS_DIR", "TEST_PER_FAMILY", "make_items", "test_items", "sft_records",
+           "dpo_records", "pretrain_task_docs", "knowledge_docs", "copy_docs", "read_jsonl", "write_jsonl",
+           "write_test_slices"]
 
 # examples per family (train split); the lexical families cycle over their ~900 train keys with new phrasings
 SFT_COUNTS = {"arithmetic": 40000, "count_letter": 12000, "reverse": 12000, "meaning": 6000,
@@ -167,34 +175,6 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> int:
     return n
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def write_test_slices(directory: Path, tests: dict[str, list[dict]]) -> dict[str, int]:
     return {f: write_jsonl(Path(directory) / f"{f}.jsonl", items) for f, items in tests.items()}
 
-
-def load_test_items(source=None, seed: int = 0) -> list[dict]:
-    """Test items from a list, a JSONL file or a directory of <family>.jsonl; None means the built-in
-    slices (chatcli/tasks/testsets), with corpus-free families regenerated from code when a file is missing."""
-    if isinstance(source, (list, tuple)):
-        return list(source)
-    if source is not None:
-        path = Path(source)
-        if path.is_file():
-            return read_jsonl(path)
-        if path.is_dir():
-            files = sorted(path.glob("*.jsonl"))
-            if not files:
-                raise FileNotFoundError(f"{path}: no *.jsonl test slices")
-            return [it for p in files for it in read_jsonl(p)]
-        raise FileNotFoundError(f"{path}: no such test file or directory")
-    items = []
-    for f in FAMILIES:
-        p = TESTSETS_DIR / f"{f}.jsonl"
-        if p.exists():
-            items += read_jsonl(p)
-        elif f in CORPUS_FREE:
-            items += make_items(f, "test", TEST_PER_FAMILY, seed)
-    return items

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatcli.tasks.common import make_item, rng_for, split_of
+from recipes.tasks.items import make_item, rng_for, split_of
 
 STOPWORDS = set("""
 the and that was for with his had not are from this have which were one but you her they she him all

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from chatcli.tasks.common import make_item, rng_for, split_of
-from chatcli.tasks.words import COMMON_WORDS
+from recipes.tasks.items import make_item, rng_for, split_of
+from recipes.tasks.words import COMMON_WORDS
 
 # ---------------------------------------------------------------- arithmetic
 
