@@ -66,3 +66,11 @@ def test_eval_needs_exactly_one_mode(model_dir, corpus_file):
     assert run("eval", "--model", str(model_dir)).exit_code == 1
     r = run("eval", "--model", str(model_dir), "--tasks", "--data", str(corpus_file))
     assert r.exit_code == 1 and "either --data" in r.output
+
+
+def test_eval_tasks_dir_with_a_malformed_line_gives_one_line_error(model_dir, tmp_path):
+    good = {"family": "reverse", "prompt": [{"role": "user", "content": "Reverse abc."}], "answer": "cba"}
+    (tmp_path / "reverse.jsonl").write_text(json.dumps(good) + "\n{not json\n", encoding="utf-8")
+    r = run("eval", "--model", str(model_dir), "--tasks", "--tasks-dir", str(tmp_path))
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"{tmp_path / 'reverse.jsonl'}:2: invalid JSON" in r.output
