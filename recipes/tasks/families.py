@@ -16,6 +16,7 @@ from chatcli.tasks.evaluate import FAMILIES, TESTSETS_DIR, read_jsonl
 from chatcli.tasks.scoring import question_of
 from chatcli.tasks.working import spelled
 from recipes.tasks import lexical, selfqa, synthetic
+from model.checkpoint import atomic_write_bytes
 from recipes.tasks.items import dpo_pair, raw_line, rng_for, sft_example
 
 CORPUS_FREE = ("arithmetic", "count_letter", "reverse", "chatcli")
@@ -164,16 +165,10 @@ def copy_docs(n: int, seed: int = 0) -> list[str]:
 # ---------------------------------------------------------------- files
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
-    return n
-
+    """One JSON object a line, written atomically (unique temp file, fsync, rename)."""
+    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
+    atomic_write_bytes(Path(path), "".join(lines).encode("utf-8"))
+    return len(lines)
 
 def write_test_slices(directory: Path, tests: dict[str, list[dict]]) -> dict[str, int]:
     return {f: write_jsonl(Path(directory) / f"{f}.jsonl", items) for f, items in tests.items()}
