@@ -1,7 +1,8 @@
 """Model directories as the CLI sees them: load (model, tokenizer, metadata) with strict checks.
 
-`--model` takes a model directory; the default is the bundled `weights/default`, overridable by
-the CHATCLI_MODEL environment variable.
+`--model` takes a model directory; without it the model is `$CHATCLI_MODEL`, else the source tree's
+`weights/default` (a checkout or an editable install), else the copy a wheel ships as package data
+(`chatcli/bundled/default`, a symlink to `weights/default` in the source tree, followed when the wheel is built).
 """
 from __future__ import annotations
 
@@ -18,11 +19,32 @@ from tokenizer.chat import ChatTemplate
 from tokenizer.sp import MODEL_FILE, Tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = REPO_ROOT / "weights" / "default"
+SOURCE_BUNDLED = REPO_ROOT / "weights" / "default"  # in a checkout or an editable install
+PACKAGED_BUNDLED = Path(__file__).resolve().parent / "bundled" / "default"  # in an installed wheel
+NO_MODEL = ("no model found: set $CHATCLI_MODEL or pass --model DIR "
+            "(the bundled model weights/default is missing: reinstall chatcli)")
+
+
+def bundled_model_dir() -> Path | None:
+    """The bundled model: the source tree's weights/default, else the installed copy; None if neither."""
+    for candidate in (SOURCE_BUNDLED, PACKAGED_BUNDLED):
+        if (candidate / WEIGHTS).is_file():
+            return candidate
+    return None
 
 
 def default_model_dir() -> Path:
-    return Path(os.environ.get("CHATCLI_MODEL") or BUNDLED)
+    """$CHATCLI_MODEL, else the bundled model; a ChatcliError naming both ways to choose one if neither."""
+    given = os.environ.get("CHATCLI_MODEL")
+    if given:
+        return Path(given)
+    found = bundled_model_dir()
+    if found is None:
+        raise ChatcliError(NO_MODEL)
+    return found
+
+
+BUNDLED = bundled_model_dir() or SOURCE_BUNDLED
 
 
 @dataclass
@@ -48,7 +70,7 @@ def load_bundle(path: str | Path | None, *, device: torch.device | str = "cpu",
     """Load a model directory strictly; every failure is a ChatcliError naming the file."""
     directory = Path(path) if path else default_model_dir()
     if not directory.exists():
-        hint = " (the bundled model is missing: reinstall, or pass --model DIR)" if directory == BUNDLED else ""
+        hint = " (from $CHATCLI_MODEL)" if not path and os.environ.get("CHATCLI_MODEL") else ""
         raise ChatcliError(f"{directory}: model directory not found{hint}")
     if not directory.is_dir():
         raise ChatcliError(f"{directory}: not a directory (--model takes a model directory)")
@@ -72,4 +94,5 @@ def save_bundle(directory: str | Path, model: Transformer, tok: Tokenizer, *, tr
     return directory
 
 
-__all__ = ["Bundle", "load_bundle", "save_bundle", "default_model_dir", "BUNDLED", "WEIGHTS", "CONFIG"]
+__all__ = ["Bundle", "load_bundle", "save_bundle", "default_model_dir", "bundled_model_dir", "BUNDLED",
+           "WEIGHTS", "CONFIG"]

@@ -96,7 +96,3 @@ def quantize_int8(model: nn.Module, *, use_pack: bool | None = None) -> nn.Modul
                 setattr(parent, name, Int8Linear(child, use_pack=use_pack).to(child.weight.device))
     model.quantized = "int8"
     return model
-
-
-def is_quantized(model: nn.Module) -> bool:
-    return any(isinstance(m, Int8Linear) for m in model.modules())

@@ -11,7 +11,6 @@ Non-UTF-8 files are an error naming the file (we never guess an encoding).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,8 +194,3 @@ def iter_source(src: Source) -> Iterator[Document]:
         raise ChatcliError(f"{src.path}: no .txt, .md or .jsonl files found")
     for path in files:
         yield from iter_file(path)
-
-
-def env_cache_dir() -> Path | None:
-    value = os.environ.get("CHATCLI_CACHE")
-    return Path(value) if value else None

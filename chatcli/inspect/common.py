@@ -62,10 +62,6 @@ def piece_label(piece: str) -> str:
     return piece.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
-def token_entry(tok, token_id: int) -> dict:
-    return {"id": int(token_id), "piece": tok.piece(token_id)}
-
-
 def finite_or_none(x: float) -> float | None:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
