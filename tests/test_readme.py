@@ -28,6 +28,7 @@ NOT_RUN = {  # prefix -> why a test does not run it
     "python3 -m venv": "the two set-up commands install from the network (.ci/run runs the test one)",
     "pip install": "installs from the network",
     "recipes/": "the bundled model's recipe: hours of training on ../shared/data",
+    "BASE=weights/base ": "continues the bundled model's recipe: an hour or more of training on ../shared/data",
     "python benchmarks/": "benchmarks against peers, minutes each (benchmarks/ has its own tests)",
     "chatcli train ": "training stages: run with tiny settings by tests/test_train*.py",
     "chatcli eval ": "needs the trained runs/ of the training commands: tests/test_train_cli.py",
