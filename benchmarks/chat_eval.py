@@ -146,6 +146,7 @@ def correct(item: dict, reply: str) -> bool:
 
 def ask_inprocess(model: Path, prompt: str, seed: int) -> dict:
     from typer.testing import CliRunner
+
     from chatcli.app import app
     res = CliRunner().invoke(app, ["chat", prompt, "--model", str(model), "--json", "--seed", str(seed)])
     if res.exit_code != 0:

@@ -43,6 +43,7 @@ MIN_P = SamplingConfig(temperature=0.8, top_p=1.0, min_p=0.05, repeat_penalty=1.
 
 def hf_model(model: Transformer):
     from transformers import LlamaConfig, LlamaForCausalLM
+
     from model.hf import hf_config, to_hf_name
     cfg = LlamaConfig(**{k: v for k, v in hf_config(model.config).items() if k not in ("architectures",)})
     hf = LlamaForCausalLM(cfg).eval()
@@ -59,7 +60,7 @@ def run_ours(engine, gen: int, sampling: SamplingConfig | None = None) -> float:
     pick = (lambda logits: logits.argmax(-1)) if sampling is None else (lambda logits: sample(logits, sampling, g))
     cache = engine.new_cache(1, gen + 1)
     t0 = time.perf_counter()
-    for token in decode_steps(engine, torch.ones(1, 1, dtype=torch.long), cache, gen, pick):
+    for token in decode_steps(engine, torch.ones(1, 1, dtype=torch.long), cache, gen, pick):  # noqa: B007 (the last token is synced after the loop)
         pass
     token.tolist()
     return time.perf_counter() - t0
@@ -78,6 +79,7 @@ def run_hf(hf, gen: int) -> float:
 def llama_cpp_model(model: Transformer, tok, outtype: str, folder: Path, threads: int):
     """llama.cpp (llama-cpp-python) on our weights, exported as GGUF F32 or Q8_0."""
     from llama_cpp import Llama
+
     from chatcli.gguf_export import write_gguf
     path = write_gguf(model, tok, folder / f"model-{outtype}.gguf", outtype=outtype)
     return Llama(model_path=str(path), n_ctx=model.config.max_seq_len, n_threads=threads, n_threads_batch=threads,

@@ -26,6 +26,7 @@ FOLLOW = [["What does 'snow' mean?", "And in Chinese?"], ["What is 120 + 35?", "
 
 def one_shot(model: Path, prompt: str) -> str:
     from typer.testing import CliRunner
+
     from chatcli.app import app
     res = CliRunner().invoke(app, ["chat", prompt, "--model", str(model), "--json", "--seed", "0"])
     if res.exit_code != 0:

@@ -1,7 +1,7 @@
 """The Typer root: --version, --help, and registration of every subcommand module."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -42,7 +42,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def root(version: Annotated[Optional[bool], typer.Option(
+def root(version: Annotated[bool | None, typer.Option(
         "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")] = None) -> None:
     """chatcli: train, chat with, inspect and benchmark your own small language model."""
 

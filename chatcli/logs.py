@@ -21,8 +21,8 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from chatcli.errors import ChatcliError
 

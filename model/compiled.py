@@ -16,7 +16,7 @@ falls back to the fast engine and says so once through `notify`.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -11,8 +11,8 @@ stream, time the first token, and stop early (Ctrl-C) without losing what was pr
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -103,7 +103,7 @@ def decode_n(engine, prompt: Sequence[int] | torch.Tensor, sampling: SamplingCon
     fed = ids[reuse:]  # ids whose keys/values this call writes, in order
     steps = decode_steps(engine, history[reuse:].view(1, -1), cache, budget, _sampler(sampling, gen, history), reuse)
     try:
-        for i, token in enumerate(steps):
+        for _i, token in enumerate(steps):
             tid = int(token.item())
             if prefix is not None:
                 prefix.ids += fed

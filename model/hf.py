@@ -13,8 +13,14 @@ from pathlib import Path
 
 import torch
 
-from model.checkpoint import (CheckpointError, atomic_save_tensors, atomic_write_json, check_state_dict,
-                              export_state_dict, load_weights)
+from model.checkpoint import (
+    CheckpointError,
+    atomic_save_tensors,
+    atomic_write_json,
+    check_state_dict,
+    export_state_dict,
+    load_weights,
+)
 from model.config import ConfigError, ModelConfig
 from model.transformer import Transformer
 

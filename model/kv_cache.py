@@ -18,7 +18,7 @@ class KVCache:
 
     @classmethod
     def for_model(cls, cfg, batch: int = 1, max_len: int | None = None, *,
-                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> "KVCache":
+                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> KVCache:
         return cls(cfg.n_layers, batch, cfg.n_kv_heads, max_len or cfg.max_seq_len, cfg.head_dim,
                    device=device, dtype=dtype)
 

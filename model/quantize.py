@@ -52,7 +52,7 @@ class Int8Kernel:
         w = self.q[:, :self.in_features].to(x.dtype)  # (N, K) dequantized on the fly
         return (x @ w.t()) * self.scales.to(x.dtype)  # (M, N)
 
-    def to(self, device: torch.device | str) -> "Int8Kernel":
+    def to(self, device: torch.device | str) -> Int8Kernel:
         self.q, self.scales = self.q.to(device), self.scales.to(device)
         self.scales_bf16 = self.scales_bf16.to(device)
         return self

@@ -4,7 +4,8 @@
 
 The section says what the model can and cannot do, with the chat-eval accuracy of each family measured
 on the final stage (OUT_DIR/eval/chat_eval_<stage>.json), and offers three prompts from families it
-gets right most often (prompts it answered right in that run). `chatcli chat` prints it under the banner (chatcli/chat/repl.py: expectations).
+gets right most often (prompts it answered right in that run). `chatcli chat` prints it under the banner
+(chatcli/chat/repl.py: expectations).
 """
 from __future__ import annotations
 

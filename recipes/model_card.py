@@ -59,7 +59,8 @@ def stage_rows(out: Path) -> list[str]:
             if isinstance(st.get(k), float):
                 other += f" {k} {st[k]:.3f}"
         vl = f"{st['val_loss']:.3f}" if isinstance(st.get("val_loss"), float) else "-"
-        rows.append(f"| {stage_label(st.get('stage'), i == last_sft)} | {fmt_int(st.get('steps'))} | {fmt_int(st.get('tokens'))} | {vl} | {other} |")
+        label = stage_label(st.get("stage"), i == last_sft)
+        rows.append(f"| {label} | {fmt_int(st.get('steps'))} | {fmt_int(st.get('tokens'))} | {vl} | {other} |")
     return rows
 
 

@@ -153,7 +153,8 @@ def test_slash_commands(bundle, tmp_path):
         def __init__(self):
             self.lines = []
         dim = info = error = lambda self, m: self.lines.append(m)
-        rows = lambda self, rows: self.lines.extend(f"{k} {v}" for k, v in rows)
+        def rows(self, rows):
+            return self.lines.extend(f"{k} {v}" for k, v in rows)
 
     s, ui = _session(bundle, seed=5, max_tokens=5), Rec()
     handle(s, "/set temperature 0.25", ui)

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from typer.testing import CliRunner
 
 from chatcli import __version__
@@ -21,8 +20,9 @@ def test_help_lists_commands_and_examples():
     r = CliRunner().invoke(app, ["--help"])
     assert r.exit_code == 0
     assert "Examples" in r.output
-    from chatcli.app import app as root
     import typer.main
+
+    from chatcli.app import app as root
     names = set(typer.main.get_command(root).commands)
     assert {"chat", "train", "eval", "inspect", "bench", "convert"} <= names
 
@@ -49,7 +49,7 @@ def test_every_third_party_import_is_a_declared_dependency():
     tomllib = pytest.importorskip("tomllib")
     root = Path(__file__).resolve().parent.parent
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    name = lambda spec: re.split(r"[<>=!~\[ ;]", spec, 1)[0].lower().replace("-", "_")  # noqa: E731
+    name = lambda spec: re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0].lower().replace("-", "_")  # noqa: E731
     required = {name(d) for d in project["dependencies"]}
     optional = {name(d) for extra in ("plot", "hf", "serve", "gguf") for d in project["optional-dependencies"][extra]}
     found: dict[str, str] = {}

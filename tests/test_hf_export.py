@@ -2,7 +2,6 @@
 generation_config stopping at <|end|>, and a chat template that renders exactly our prompt ids."""
 from __future__ import annotations
 
-import json
 import stat
 
 import pytest

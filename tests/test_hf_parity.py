@@ -70,6 +70,7 @@ def test_export_hf_is_reproduced_by_transformers(tmp_path, shape):
 
 def test_cli_round_trip_through_hf(tmp_path, model_dir):
     from typer.testing import CliRunner
+
     from chatcli.app import app
     from chatcli.bundle import load_bundle
     r = CliRunner().invoke(app, ["convert", "to-hf", str(model_dir), str(tmp_path / "hf")])
@@ -83,8 +84,9 @@ def test_cli_round_trip_through_hf(tmp_path, model_dir):
 
 
 def test_import_refuses_pickles_and_other_archs(tmp_path):
-    from model.checkpoint import CheckpointError
     import json
+
+    from model.checkpoint import CheckpointError
     cfg = hf_config(ModelConfig(vocab_size=300, dim=64, n_layers=1, n_heads=4))
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")

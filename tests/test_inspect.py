@@ -8,8 +8,7 @@ import torch
 
 from chatcli.errors import ChatcliError
 from model.config import ModelConfig
-from model.introspect import (attention_maps, attention_output, attention_probs, capture_attention_inputs,
-                              parameter_breakdown)
+from model.introspect import attention_maps, attention_output, attention_probs, capture_attention_inputs, parameter_breakdown
 from model.transformer import Transformer
 
 

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import torch
 
-from chatcli.data.sources import Document
 from chatcli.data.shards import build_shards, encode_documents
+from chatcli.data.sources import Document
 from chatcli.training.pretrain import window_sampler
 from tokenizer.chat import ChatTemplate
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import torch
-
 from typer.testing import CliRunner
 
 from chatcli.app import app

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model.config import ModelConfig
 from model.generate import decode_n
 from model.sampling import SamplingConfig, SamplingError, make_generator, sample
 from model.transformer import Transformer
-from model.config import ModelConfig
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatcli.tasks.scoring import normalise, question_of, score
+from chatcli.tasks.working import final_answer, solution_of, solve_arithmetic, solve_count, solve_reverse
 from recipes.tasks import families as build
 from recipes.tasks import selfqa, synthetic
 from recipes.tasks.items import split_of
-from chatcli.tasks.working import final_answer, solution_of, solve_arithmetic, solve_count, solve_reverse
 
 
 def test_generators_are_deterministic_by_seed():

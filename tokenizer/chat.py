@@ -8,7 +8,8 @@ The loss mask covers assistant text and the <|end|> that closes it, nothing else
 """
 from __future__ import annotations
 
-from typing import Sequence, TypedDict
+from collections.abc import Sequence
+from typing import TypedDict
 
 from tokenizer.sp import Tokenizer, TokenizerError
 

@@ -10,8 +10,8 @@ Choices that matter:
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import sentencepiece as spm
 
@@ -39,7 +39,7 @@ class Tokenizer:
                 self.special[name] = pid
 
     @classmethod
-    def load(cls, path: str | Path) -> "Tokenizer":
+    def load(cls, path: str | Path) -> Tokenizer:
         path = Path(path)
         if path.is_dir():
             path = path / MODEL_FILE
@@ -48,7 +48,7 @@ class Tokenizer:
         return cls.from_bytes(path.read_bytes(), path)
 
     @classmethod
-    def from_bytes(cls, data: bytes, path: Path | None = None) -> "Tokenizer":
+    def from_bytes(cls, data: bytes, path: Path | None = None) -> Tokenizer:
         sp = spm.SentencePieceProcessor()
         try:
             sp.load_from_serialized_proto(data)

@@ -45,7 +45,7 @@ class ReplState:
     """What the REPL itself can switch (the session holds the conversation and sampling)."""
     show_stats: bool = True  # the dim line after each answer (/set quiet, /set verbose)
     log: object = None  # chatcli.logs.ChatLog, or None
-    reader: "LineReader | None" = None
+    reader: LineReader | None = None
     retrying: bool = False  # the next answer replaces the last one (/retry)
 
     @property

@@ -14,8 +14,8 @@ generated for it (not from a re-encoding of its text, which BPE may split differ
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Callable, Iterator
 
 from chatcli.chat.context import fit_chat, fit_raw
 from chatcli.chat.stats import SessionStats, TurnStats

@@ -15,7 +15,6 @@ from rich.markup import escape
 
 from chatcli.render import color_allowed
 
-
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

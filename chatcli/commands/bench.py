@@ -1,7 +1,7 @@
 """`chatcli bench`: prefill/decode speed of a model directory or a random-weight shape (llama-bench style)."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,14 +12,14 @@ def register(app: typer.Typer) -> None:
     @app.command("bench")
     @cli_errors
     def bench(
-        model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model directory (default: the bundled model).")] = None,
-        shape: Annotated[Optional[str], typer.Option(help="Random weights of a shape: a preset (stories260k, stories15m, stories42m, ...) or dims like d288,L6,H6,V32000[,KV6,F768,S256].")] = None,
+        model: Annotated[str | None, typer.Option("--model", "-m", help="Model directory (default: the bundled model).")] = None,
+        shape: Annotated[str | None, typer.Option(help="Random weights of a shape: a preset (stories260k, stories15m, stories42m, ...) or dims like d288,L6,H6,V32000[,KV6,F768,S256].")] = None,
         prompt_tokens: Annotated[str, typer.Option(help="Prompt lengths, comma-separated.")] = "128",
         gen_tokens: Annotated[str, typer.Option(help="Generated tokens, comma-separated.")] = "128",
         batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1",
         repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Timed runs per configuration (after a warm-up).")] = 5,
         compile: Annotated[bool, typer.Option("--compile", help="Same as --engine compiled: the whole decode step as one torch.compile graph (CUDA graphs on a GPU).")] = False,
-        quantize: Annotated[Optional[str], typer.Option(help="Weight-only quantization: int8.")] = None,
+        quantize: Annotated[str | None, typer.Option(help="Weight-only quantization: int8.")] = None,
         dtype: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16.")] = "auto",
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
         threads: Annotated[int, typer.Option(help="CPU threads (0: torch's default).")] = 0,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,24 +40,24 @@ _T = CHAT_DEFAULTS["temperature"]
 
 
 def chat(
-    prompt: Annotated[Optional[str], typer.Argument(help="The prompt; piped stdin is appended after a blank line.",
+    prompt: Annotated[str | None, typer.Argument(help="The prompt; piped stdin is appended after a blank line.",
                                                     show_default=False)] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the bundled "
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model directory (default: the bundled "
                                                   "weights/default, or $CHATCLI_MODEL).", show_default=False)] = None,
-    system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")] = None,
-    temperature: Annotated[Optional[float], typer.Option("--temperature", "-t", rich_help_panel=_S,
+    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", "-t", rich_help_panel=_S,
                                                          help=f"0 = greedy (default {_T}).")] = None,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", rich_help_panel=_S, help="0 = off (default).")] = None,
-    top_p: Annotated[Optional[float], typer.Option("--top-p", rich_help_panel=_S, help="1 = off (default 0.95).")] = None,
-    min_p: Annotated[Optional[float], typer.Option("--min-p", rich_help_panel=_S, help="0 = off (default).")] = None,
-    repeat_penalty: Annotated[Optional[float], typer.Option("--repeat-penalty", rich_help_panel=_S,
+    top_k: Annotated[int | None, typer.Option("--top-k", rich_help_panel=_S, help="0 = off (default).")] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p", rich_help_panel=_S, help="1 = off (default 0.95).")] = None,
+    min_p: Annotated[float | None, typer.Option("--min-p", rich_help_panel=_S, help="0 = off (default).")] = None,
+    repeat_penalty: Annotated[float | None, typer.Option("--repeat-penalty", rich_help_panel=_S,
                                                             help="1 = off (default 1.1).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", rich_help_panel=_S,
+    seed: Annotated[int | None, typer.Option("--seed", rich_help_panel=_S,
                                                 help="Random seed (default: drawn, shown by --json/--stats).")] = None,
-    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", "-n", rich_help_panel=_S,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", "-n", rich_help_panel=_S,
                                                       help="Most tokens to generate (default: until the answer "
                                                            "ends or the context is full).")] = None,
-    stop: Annotated[Optional[List[str]], typer.Option("--stop", rich_help_panel=_S,
+    stop: Annotated[list[str] | None, typer.Option("--stop", rich_help_panel=_S,
                                                       help="Stop string (repeatable; \\n and \\t understood); "
                                                            "not included in the output.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Plain completion without the chat template (base models).")] = False,
@@ -68,15 +68,15 @@ def chat(
                                                                      "context instead of cutting it from the left.")] = False,
     continue_last: Annotated[bool, typer.Option("--continue", "-c", rich_help_panel=_C,
                                                 help="Continue the last logged conversation.")] = False,
-    cid: Annotated[Optional[str], typer.Option("--cid", rich_help_panel=_C, show_default=False,
+    cid: Annotated[str | None, typer.Option("--cid", rich_help_panel=_C, show_default=False,
                                                help="Continue the logged conversation with this id (or a unique "
                                                     "prefix of it; chatcli logs lists them).")] = None,
-    load: Annotated[Optional[Path], typer.Option("--load", rich_help_panel=_C, show_default=False,
+    load: Annotated[Path | None, typer.Option("--load", rich_help_panel=_C, show_default=False,
                                                  help="Start from a conversation saved with /save.")] = None,
     no_log: Annotated[bool, typer.Option("--no-log", rich_help_panel=_C,
                                          help="Do not log this chat (also CHATCLI_NO_LOG=1).")] = False,
-    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = None,
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp32, bf16 or fp16.")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", help="auto, fp32, bf16 or fp16.")] = None,
 ) -> None:
     from chatcli.chat.main import ChatOptions, run
     code = run(ChatOptions(prompt=prompt, model=model, system=system, temperature=temperature, top_k=top_k,

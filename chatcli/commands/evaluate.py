@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,17 +12,17 @@ from chatcli.errors import ChatcliError, cli_errors
 
 
 @cli_errors
-def eval_cmd(model: Annotated[Optional[Path], typer.Option("--model", "-m", help="model directory")] = None,
-             data: Annotated[Optional[Path], typer.Option("--data", help="text file (or JSONL) to score")] = None,
+def eval_cmd(model: Annotated[Path | None, typer.Option("--model", "-m", help="model directory")] = None,
+             data: Annotated[Path | None, typer.Option("--data", help="text file (or JSONL) to score")] = None,
              tasks: Annotated[bool, typer.Option("--tasks", help="exact-match accuracy per task family")] = False,
-             tasks_dir: Annotated[Optional[Path], typer.Option(
+             tasks_dir: Annotated[Path | None, typer.Option(
                  "--tasks-dir", help="test slices to use (dir of <family>.jsonl or one JSONL; default: built in)")] = None,
-             max_per_family: Annotated[Optional[int], typer.Option("--max-per-family", min=1)] = None,
+             max_per_family: Annotated[int | None, typer.Option("--max-per-family", min=1)] = None,
              raw: Annotated[bool, typer.Option("--raw", help="score tasks with plain Q:/A: prompts (base models)")] = False,
              context: Annotated[int, typer.Option("--context", help="window length (default: the model's)")] = 0,
              stride: Annotated[int, typer.Option("--stride", help="window step (default: half the window)")] = 0,
              max_tokens: Annotated[int, typer.Option("--max-tokens", help="score at most N tokens (0: all)")] = 0,
-             quantize: Annotated[Optional[str], typer.Option(
+             quantize: Annotated[str | None, typer.Option(
                  "--quantize", help="int8: weight-only int8 linear layers, to measure what quantization costs")] = None,
              device: Annotated[str, typer.Option("--device")] = "auto",
              dtype: Annotated[str, typer.Option("--dtype")] = "auto",

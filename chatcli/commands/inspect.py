@@ -6,19 +6,19 @@ or the rich rendering. Options given before the subcommand (--model, --device) a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from chatcli.errors import cli_errors
 
-ModelOpt = Annotated[Optional[Path], typer.Option(
+ModelOpt = Annotated[Path | None, typer.Option(
     "--model", "-m", help="Model directory (default: $CHATCLI_MODEL or the bundled model).", show_default=False)]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu (default), cuda, mps or auto.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu (default), cuda, mps or auto.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ChatOpt = Annotated[bool, typer.Option("--chat/--raw", help="Wrap TEXT as a user turn (--chat) or continue it as "
                                        "plain text after <bos> (--raw, default).")]
-PngOpt = Annotated[Optional[Path], typer.Option("--png", help="Also write a PNG image here (needs matplotlib).")]
+PngOpt = Annotated[Path | None, typer.Option("--png", help="Also write a PNG image here (needs matplotlib).")]
 
 inspect_app = typer.Typer(
     help="Look inside the model: its knobs, tokens, next-token odds, attention, embeddings, training curves.\n\n"
@@ -26,12 +26,12 @@ inspect_app = typer.Typer(
     invoke_without_command=True, no_args_is_help=False)
 
 
-def _settings(ctx: typer.Context, model: Optional[Path], device: Optional[str]) -> tuple[Optional[Path], str]:
+def _settings(ctx: typer.Context, model: Path | None, device: str | None) -> tuple[Path | None, str]:
     parent = (ctx.parent.obj if ctx.parent is not None else None) or {}
     return model or parent.get("model"), device or parent.get("device") or "cpu"
 
 
-def _card(model: Optional[Path], device: str, json_out: bool) -> None:
+def _card(model: Path | None, device: str, json_out: bool) -> None:
     from chatcli.inspect.card import compute_card, render_card
     from chatcli.inspect.common import emit_json, load
     doc = compute_card(load(model, device))
@@ -93,8 +93,8 @@ def next_token(ctx: typer.Context, text: Annotated[str, typer.Argument(help="Pro
 @inspect_app.command("attention")
 @cli_errors
 def attention(ctx: typer.Context, text: Annotated[str, typer.Argument(help="Text whose attention to show.")],
-              layer: Annotated[Optional[int], typer.Option("--layer", "-l", help="Layer (default: the last).")] = None,
-              head: Annotated[Optional[int], typer.Option("--head", help="Head (default: mean of all heads).")] = None,
+              layer: Annotated[int | None, typer.Option("--layer", "-l", help="Layer (default: the last).")] = None,
+              head: Annotated[int | None, typer.Option("--head", help="Head (default: mean of all heads).")] = None,
               png: PngOpt = None, chat: ChatOpt = False, model: ModelOpt = None, device: DeviceOpt = None,
               json_out: JsonOpt = False) -> None:
     """Attention weights over TEXT's tokens as a heatmap; --png draws every head of the layer."""
@@ -114,9 +114,9 @@ def attention(ctx: typer.Context, text: Annotated[str, typer.Argument(help="Text
 @inspect_app.command("embeddings")
 @cli_errors
 def embeddings(ctx: typer.Context,
-               word: Annotated[Optional[str], typer.Argument(help="A word that is one token.")] = None,
+               word: Annotated[str | None, typer.Argument(help="A word that is one token.")] = None,
                top: Annotated[int, typer.Option("--top", "-k", help="How many neighbours.")] = 10,
-               analogy: Annotated[Optional[tuple[str, str, str]], typer.Option(
+               analogy: Annotated[tuple[str, str, str] | None, typer.Option(
                    "--analogy", help="A B C: nearest tokens to A - B + C (king man woman).")] = None,
                model: ModelOpt = None, device: DeviceOpt = None, json_out: JsonOpt = False) -> None:
     """Nearest tokens by cosine similarity of input embeddings, or an analogy A - B + C."""

@@ -1,7 +1,7 @@
 """`chatcli logs`: list and show the logged conversations. Thin: options -> chatcli.logs + logs_view."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,7 +30,7 @@ logs_app = typer.Typer(help=HELP, invoke_without_command=True, no_args_is_help=F
 @cli_errors
 def logs(ctx: typer.Context,
          count: Annotated[int, typer.Option("--count", "-n", help="How many conversations to list (0 = all).")] = 20,
-         query: Annotated[Optional[str], typer.Option("--query", "-q", help="Only conversations whose prompts or "
+         query: Annotated[str | None, typer.Option("--query", "-q", help="Only conversations whose prompts or "
                                                       "answers contain this text.", show_default=False)] = None,
          json_out: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False) -> None:
     """List conversations, newest first: id, last update, turns, where from, first prompt."""
@@ -49,7 +49,7 @@ def logs(ctx: typer.Context,
 
 @logs_app.command("show")
 @cli_errors
-def show(cid: Annotated[Optional[str], typer.Argument(help="Conversation id or a unique prefix (default: the "
+def show(cid: Annotated[str | None, typer.Argument(help="Conversation id or a unique prefix (default: the "
                                                       "most recent).", show_default=False)] = None,
          json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object with every turn.")] = False,
          all_turns: Annotated[bool, typer.Option("--all", help="Include answers replaced by /retry.")] = False) -> None:

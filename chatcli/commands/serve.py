@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,7 @@ Python: OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="none")
 
 
 def serve(
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the bundled "
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model directory (default: the bundled "
                                                   "weights/default, or $CHATCLI_MODEL).", show_default=False)] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 for every interface).")]
         = "127.0.0.1",
@@ -33,17 +33,17 @@ def serve(
                                       help="Port (0 picks a free one; or set CHATCLI_PORT).")] = 8000,
     parallel: Annotated[int, typer.Option("--parallel", help="Requests generated at once (the rest wait).")] = 4,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Requests that may wait; more get HTTP 503.")] = 256,
-    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="CHATCLI_API_KEY",
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="CHATCLI_API_KEY",
                                                    help="Require 'Authorization: Bearer KEY' (or set CHATCLI_API_KEY).",
                                                    show_default=False)] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Model id clients must use (default: the model "
+    name: Annotated[str | None, typer.Option("--name", help="Model id clients must use (default: the model "
                                                 "directory's name).", show_default=False)] = None,
     log: Annotated[bool, typer.Option("--log", help="Log every exchange to the SQLite log (see chatcli logs).")]
         = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Print one line per HTTP request on stderr.")]
         = False,
-    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = None,
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp32, bf16 or fp16.")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", help="auto, fp32, bf16 or fp16.")] = None,
 ) -> None:
     from chatcli.serve.run import ServeOptions
     from chatcli.serve.run import serve as run

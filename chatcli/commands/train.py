@@ -6,7 +6,7 @@ suffixed @WEIGHT (e.g. books/@3 repeats that source's documents three times in t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ from chatcli.errors import ChatcliError, cli_errors
 
 train_app = typer.Typer(help="Train a tokenizer, pretrain a model, then SFT and DPO it.", no_args_is_help=True)
 
-DataArg = Annotated[List[str], typer.Argument(help="inputs: FILE, DIR, hf:NAME[:SPLIT], each optionally @WEIGHT")]
+DataArg = Annotated[list[str], typer.Argument(help="inputs: FILE, DIR, hf:NAME[:SPLIT], each optionally @WEIGHT")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="output directory (a complete model directory)")]
 MaxSteps = Annotated[int, typer.Option("--max-steps", help="optimizer steps")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps")]
@@ -94,7 +94,7 @@ def pretrain_cmd(data: DataArg,
                  ckpt_every: CkptEvery = 500, log_every: LogEvery = 10, seed: Seed = 1337, device: Device = "auto",
                  dtype: Dtype = "auto", compile_: Compile = False, resume: Resume = False, threads: Threads = 0,
                  time_budget: TimeBudget = 0.0,
-                 cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="token cache (default OUT/cache)")] = None) -> None:
+                 cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="token cache (default OUT/cache)")] = None) -> None:
     """Pretrain a model from scratch on text (next-token prediction)."""
     from chatcli.training.pretrain import pretrain
     cfg = _cfg(max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, context=context, lr=lr,
@@ -161,6 +161,7 @@ def pairs_cmd(data: Annotated[Path, typer.Argument(help="preference JSONL with f
               as_json: Annotated[bool, typer.Option("--json", help="the summary as JSON on stdout")] = False) -> None:
     """On-policy preference pairs: the model's own wrong answers (by the task scorer) as the rejected replies."""
     import json
+
     from chatcli.training.onpolicy import make_pairs
     res = make_pairs(data, model, out, n=n, temperature=temperature, seed=seed, device=device)
     if as_json:

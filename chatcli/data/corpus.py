@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from chatcli.data.sources import Document, Source, iter_source, parse_source
 from chatcli.errors import ChatcliError

@@ -16,8 +16,8 @@ import asyncio
 import json
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,8 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chatcli.chat.context import fit_chat, fit_raw
 from chatcli.errors import ChatcliError
 from chatcli.serve.engine import Engine, Job, Overloaded
-from chatcli.serve.protocol import (APIError, ChatRequest, CompletionRequest, Reply, SamplingFields,
-                                    split_messages)
+from chatcli.serve.protocol import APIError, ChatRequest, CompletionRequest, Reply, SamplingFields, split_messages
 from model.sampling import SamplingConfig, SamplingError
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

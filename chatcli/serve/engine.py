@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from time import perf_counter
-from typing import Callable
 
 from chatcli.chat.stats import TurnStats
 from chatcli.chat.stops import StopMatcher
@@ -49,7 +49,7 @@ class Job:
 class _Running:
     """One admitted job: its decode_n generator plus text decoding and stop-string matching."""
 
-    def __init__(self, engine: "Engine", job: Job) -> None:
+    def __init__(self, engine: Engine, job: Job) -> None:
         from model.generate import GenerationStats, decode_n
         from tokenizer.stream import StreamDecoder
         self.job = job
@@ -114,7 +114,7 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name="chatcli-engine", daemon=True)
 
     # ----- control -----
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         self._thread.start()
         return self
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,12 +40,12 @@ class _Open(BaseModel):
 
 class TextPart(_Open):
     type: str
-    text: Optional[str] = None
+    text: str | None = None
 
 
 class Message(_Open):
     role: str
-    content: Union[str, list[TextPart], None] = None
+    content: str | list[TextPart] | None = None
 
 
 class StreamOptions(_Open):
@@ -53,22 +53,22 @@ class StreamOptions(_Open):
 
 
 class SamplingFields(_Open):
-    model: Optional[str] = None
-    temperature: Optional[float] = Field(None, ge=0, le=2)
-    top_p: Optional[float] = Field(None, gt=0, le=1)
-    top_k: Optional[int] = Field(None, ge=0)
-    min_p: Optional[float] = Field(None, ge=0, lt=1)
-    repeat_penalty: Optional[float] = Field(None, gt=0)
-    frequency_penalty: Optional[float] = None
-    presence_penalty: Optional[float] = None
-    max_tokens: Optional[int] = Field(None, ge=1)
-    max_completion_tokens: Optional[int] = Field(None, ge=1)
-    stop: Union[str, list[str], None] = None
-    seed: Optional[int] = None
-    n: Optional[int] = 1
-    stream: Optional[bool] = False
-    stream_options: Optional[StreamOptions] = None
-    logprobs: Optional[Union[bool, int]] = None
+    model: str | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(None, ge=0)
+    min_p: float | None = Field(None, ge=0, lt=1)
+    repeat_penalty: float | None = Field(None, gt=0)
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int | None = 1
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    logprobs: bool | int | None = None
 
     def refuse_unsupported(self) -> None:
         if self.n not in (None, 1):
@@ -96,9 +96,9 @@ class ChatRequest(SamplingFields):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: Union[str, list[str]]
-    echo: Optional[bool] = False
-    suffix: Optional[str] = None
+    prompt: str | list[str]
+    echo: bool | None = False
+    suffix: str | None = None
 
     def prompt_text(self) -> str:
         if self.echo:

@@ -8,8 +8,8 @@ Chat models get the chat template (prompt ends with the assistant marker, genera
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from chatcli.errors import ChatcliError
 from chatcli.tasks.scoring import question_of, raw_prompt, score

@@ -6,9 +6,9 @@ only response tokens count in the summed log-probs. Held-out pairs give preferen
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -15,8 +15,8 @@ recipes/prepare_data.py writes them, so that the answers can be scored.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -120,11 +120,12 @@ def read_records(path: Path) -> list[dict]:
 def make_pairs(data: Path, model_dir: Path | None, out: Path, *, n: int = 700, temperature: float = 1.0,
                seed: int = 0, device: str = "auto") -> dict:
     """Sample the model on up to n prompts of `data` (evenly per family), write the pairs to `out`."""
+    import json
     import sys
     import time
+
     from chatcli.bundle import load_bundle
     from chatcli.device import resolve_device
-    import json
     from model.checkpoint import atomic_write_bytes
     if n <= 0:
         raise ChatcliError("--n must be positive")
@@ -135,6 +136,7 @@ def make_pairs(data: Path, model_dir: Path | None, out: Path, *, n: int = 700, t
     t0 = time.perf_counter()
     if sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         from chatcli.render import err_console
         with Progress(TextColumn("[bold]pairs[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err_console(), transient=True) as bar:

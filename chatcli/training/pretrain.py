@@ -5,9 +5,9 @@ template and only the assistant replies are targets (the window sampler carries 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -35,6 +35,7 @@ class Reporter:
         self._file = open(self.out / METRICS, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         if sys.stderr.isatty():
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
             from chatcli.render import err_console
             self.progress = Progress(TextColumn(f"[bold]{stage}[/bold]"), BarColumn(),
                                      TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),

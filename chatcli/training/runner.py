@@ -6,9 +6,9 @@ every checkpoint a complete model directory (save_bundle) plus `train_state/` fo
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 

@@ -6,9 +6,9 @@ concatenates conversations and samples random windows; padding gives each conver
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from chatcli.data.corpus import load_corpus
 from model.checkpoint import atomic_write_bytes
@@ -16,6 +16,7 @@ def train_tokenizer_on(data: Sequence[str], vocab_size: int, out: Path, *, threa
     texts = [d.plain_text() for d in corpus.all_docs()]
     if sys.stderr.isatty():
         from rich.progress import Progress, SpinnerColumn, TextColumn
+
         from chatcli.render import err_console
         with Progress(SpinnerColumn(), TextColumn("tokenizer: {task.description}"), console=err_console(),
                       transient=True) as progress:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from model.checkpoint import (CheckpointError, atomic_save_tensors, atomic_write_json, export_state_dict,
-                              load_weights)
+from model.checkpoint import CheckpointError, atomic_save_tensors, atomic_write_json, export_state_dict, load_weights
 
 STATE_DIR = "train_state"
 

@@ -9,14 +9,14 @@ poem_next (need the data root: WordNet, CC-CEDICT, 唐诗三百首; see lexical.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from chatcli.tasks.evaluate import FAMILIES, TESTSETS_DIR, read_jsonl
 from chatcli.tasks.scoring import question_of
 from chatcli.tasks.working import spelled
-from recipes.tasks import lexical, selfqa, synthetic
 from model.checkpoint import atomic_write_bytes
+from recipes.tasks import lexical, selfqa, synthetic
 from recipes.tasks.items import dpo_pair, raw_line, rng_for, sft_example
 
 CORPUS_FREE = ("arithmetic", "count_letter", "reverse", "chatcli")

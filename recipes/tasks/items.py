@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import Iterable
+from collections.abc import Iterable
 
 from chatcli.tasks.working import FINAL, solution_of
 

@@ -256,7 +256,7 @@ def wrong_translate(item: dict, rng: random.Random, res: Resources) -> str:
 
 def wrong_poem(item: dict, rng: random.Random, res: Resources) -> str:
     """A different line of the same poem."""
-    for title, author, halves in res.poems:
+    for title, _author, halves in res.poems:
         if title == item.get("title") and item["key"] in halves:
             others = [h for h in halves if h not in (item["answer"], item["key"])]
             if others:
