@@ -43,9 +43,9 @@ resume() { [ -d "$1/train_state" ] && echo --resume || true; }
 # The mixture, by share of the tokens the sampler draws (weights repeat a source's documents): chat
 # conversations (loss on the replies only) about half, Shakespeare the largest text share (The Tempest
 # is the held-out headline), the facts again as prose, and copy runs that grow induction heads.
-MIX=("$D/chat.jsonl@0.5" "$D/text/shakespeare.txt@1.4" "$D/text/brown.txt@0.4" "$D/text/kjv.txt@0.25"
+MIX=("$D/chat.jsonl@0.6" "$D/text/shakespeare.txt@1.4" "$D/text/brown.txt@0.4" "$D/text/kjv.txt@0.25"
      "$D/text/fortunes.txt@0.4" "$D/text/poetry.txt@0.1" "$D/text/fortunes_zh.txt@0.3" "$D/text/wordnet.txt@0.03"
-     "$D/knowledge.txt@5" "$D/copy.txt@0.3")
+     "$D/knowledge.txt@7" "$D/copy.txt@0.3")
 
 if [ -z "$BASE" ]; then
   # 2. tokenizer (~25 s): English text, chat and facts; Chinese from fortunes and the taught poems only, so

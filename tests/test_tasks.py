@@ -177,7 +177,7 @@ def test_worked_count_and_reverse():
                                           "So the answer is 3.")
     assert solve_count("tree", "z").endswith("So the answer is 0.")
     assert solve_reverse("house") == ("Numbered: 1 h, 2 o, 3 u, 4 s, 5 e. Backwards: 5 e, 4 s, 3 u, 2 o, 1 h. "
-                                      "So the answer is esuoh.")
+                                      "So the answer is e-s-u-o-h.")
     for it in build.make_items("count_letter", "train", 50) + build.make_items("reverse", "train", 50):
         assert score(it, solution_of(it))
 
@@ -216,3 +216,11 @@ def test_chatcli_training_varies_surface_but_never_meets_a_held_out_phrasing():
     for it in train[:300]:  # a variant keeps its fact's answer
         q = question_of(it)
         assert any(norm(b) in norm(q) for b, a in answer_of.items() if a == it["answer"])
+
+
+def test_reversed_word_spelled_with_hyphens_scores_as_the_word():
+    item = {"family": "reverse", "prompt": "Write soft backwards.", "answer": "tfos"}
+    assert score(item, "Numbered: 1 s, 2 o, 3 f, 4 t. Backwards: 4 t, 3 f, 2 o, 1 s. So the answer is t-f-o-s.")
+    assert score(item, "So the answer is tfos.")
+    assert not score(item, "So the answer is t-f-e-s.")
+    assert not score(item, "So the answer is t-f-o.")

@@ -57,8 +57,9 @@ def norm_zh(s: str) -> str:
 
 
 def norm_word(s: str) -> str:
-    """Single-token answers such as a reversed word: lower-case, no spaces, quotes or final period."""
-    return norm_text(s).replace(" ", "")
+    """Single-word answers such as a reversed word: lower-case, no spaces, quotes or final period, and a
+    word spelled with hyphens ('e-s-u-o-h') read as the word ('esuoh')."""
+    return re.sub(r"(?<=[^\W\d_])-(?=[^\W\d_])", "", norm_text(s).replace(" ", ""))
 
 
 NORMALISERS: dict[str, Callable[[str], str]] = {

@@ -113,9 +113,9 @@ def solve_count(word: str, letter: str) -> str:
 
 
 def solve_reverse(word: str) -> str:
-    """'Numbered: 1 h, 2 o, 3 u, 4 s, 5 e. Backwards: 5 e, 4 s, 3 u, 2 o, 1 h. So the answer is esuoh.'"""
+    """'Numbered: 1 h, 2 o, 3 u, 4 s, 5 e. Backwards: 5 e, 4 s, 3 u, 2 o, 1 h. So the answer is e-s-u-o-h.'"""
     fwd = [f"{i + 1} {c}" for i, c in enumerate(word)]
-    return f"Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. {FINAL.format(word[::-1])}"
+    return f"Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. {FINAL.format(spelled(word[::-1]))}"
 
 
 def solution_of(item: dict) -> str | None:

@@ -251,7 +251,9 @@ def letters(rng: random.Random, scope: Scope, word: str | None = None, kind: str
         reply = f"{w} is spelled {spelled(w)}."
         return vary(rng.choice(SPELL_Q).format(w=w), rng), reply, {"family": "spell", "answer": spelled(w), "key": w}
     fwd = [f"{i + 1} {c}" for i, c in enumerate(w)]
-    reply = f"Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. {FINAL.format(w[::-1])}"
+    # the answer spelled with hyphens: one piece a letter, copied from the list just before (a reversed word
+    # is a string the tokenizer never merged, and joining letters into unseen pieces is what a small model fails)
+    reply = f"Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. {FINAL.format(spelled(w[::-1]))}"
     return vary(rng.choice(REV_Q).format(w=w), rng), reply, {"family": "reverse", "answer": w[::-1], "key": w}
 
 

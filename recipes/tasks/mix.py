@@ -12,8 +12,10 @@ import random
 from recipes.tasks import dialogue as d
 from recipes.tasks.scope import Scope
 
-SHARES = {"arithmetic": 0.28, "letters": 0.22, "meaning": 0.17, "chinese": 0.10, "poem": 0.09,
-          "small_talk": 0.08, "out_of_scope": 0.06}
+# v6: the memorised facts (a gloss for each of 2,000 words, Chinese for ~1,000) need many more sightings
+# each than the procedures, which v5 already ran at 80-90% (v5 shares: 0.28 0.22 0.17 0.10 0.09 0.08 0.06)
+SHARES = {"arithmetic": 0.22, "letters": 0.17, "meaning": 0.26, "chinese": 0.15, "poem": 0.06,
+          "small_talk": 0.09, "out_of_scope": 0.05}
 FOLLOW_ADD = ["And plus {c}?", "Now add {c} to that.", "What if you add {c}?", "and + {c}?", "Add {c} to the result."]
 FOLLOW_SUB = ["And minus {c}?", "Now take away {c}.", "Subtract {c} from that.", "and - {c}?"]
 FOLLOW_REV = ["And backwards?", "Now reverse it.", "What is it backwards?", "Spell it backwards."]
