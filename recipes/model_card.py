@@ -147,7 +147,7 @@ def main(out: Path) -> str:
     transcript = (ev / "transcript.md").read_text(encoding="utf-8") if (ev / "transcript.md").exists() else "not run\n"
     pre = next((st for st in cfg.get("training", {}).get("stages", []) if st.get("stage") == "pretrain"), {})
     return "\n".join([
-        "# chatcli default model (v5)", "",
+        "# chatcli default model (v6)", "",
         "A small Llama-form chat model trained from scratch by this project's recipe on a 2-core CPU, so that",
         "`chatcli chat` works offline right after install. It is taught a narrow world thoroughly rather than",
         "everything badly. Within that world it is often right; outside it, it should say it does not know.",
@@ -170,10 +170,11 @@ def main(out: Path) -> str:
         "previous turn (\"And backwards?\"), several questions in one conversation. Then a short chat polish on",
         "a fresh draw of conversations and DPO+NLL on on-policy pairs (`chatcli train pairs`: the polished",
         "model's own wrong answers, by the task scorer, against the right ones).",
-        *([f"This model's mixed training was then continued from that base for {continued_minutes(cfg):.0f} more "
-           "minutes on the same mixture (a later sitting; fresh AdamW, cosine by the clock): "
-           f"`BASE=OLD_BASE CONTINUE_TIME={continued_minutes(cfg) * 60:.0f} recipes/default.sh ../shared/data runs/default`; "
-           "`weights/base` is the continued base, so the same command with `BASE=weights/base` trains it further."]
+        *([f"This model's mixed training was then continued from that base in later sittings, {continued_minutes(cfg):.0f} "
+           "more minutes in all (the \"mixed training, continued\" rows below; fresh AdamW each sitting, cosine by the "
+           "clock, the recipe's mixture of the day: v6's sitting moved the family shares toward the memorised facts "
+           "and answers reversals spelled with hyphens): `BASE=weights/base CONTINUE_TIME=SECONDS recipes/default.sh "
+           "../shared/data runs/NEW`; `weights/base` is the continued base, so that command trains it further."]
           if continued_minutes(cfg) else []),
         "Interrupted? Run the same command again: finished stages are skipped, the unfinished one resumes",
         "exactly. `weights/base` is the pretrained model (bf16); `BASE=weights/base recipes/default.sh` redoes",
