@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from chatcli.errors import ChatcliError
+from model.checkpoint import atomic_output
 
 OUTTYPES = ("f32", "q8_0")
 # chatcli state-dict suffix -> llama.cpp tensor name inside block N
@@ -111,8 +112,6 @@ def write_gguf(model, tok, path: Path, *, outtype: str = "f32", name: str = "cha
     """Write model + tokenizer as GGUF at path (through a temp file + rename); returns path.
 
     tok None (benchmark shapes with random weights) writes a placeholder vocabulary."""
-    import os
-
     import gguf
     if outtype not in OUTTYPES:
         raise ChatcliError(f"unknown --outtype {outtype!r} (use {', '.join(OUTTYPES)})")
@@ -123,9 +122,13 @@ def write_gguf(model, tok, path: Path, *, outtype: str = "f32", name: str = "cha
             raise ChatcliError(f"q8_0 needs every row width to be a multiple of 32 (this model has {bad[0]}); "
                                "use --outtype f32")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    w = gguf.GGUFWriter(str(tmp), "llama")
+    with atomic_output(path) as tmp:
+        _write(gguf, gguf.GGUFWriter(str(tmp), "llama"), model, tok, name, outtype)
+    return path
+
+
+def _write(gguf, w, model, tok, name: str, outtype: str) -> None:
+    cfg = model.config
     w.add_name(name)
     w.add_context_length(cfg.max_seq_len)
     w.add_embedding_length(cfg.dim)
@@ -159,16 +162,10 @@ def write_gguf(model, tok, path: Path, *, outtype: str = "f32", name: str = "cha
                          raw_dtype=gguf.GGMLQuantizationType.Q8_0)
         else:
             w.add_tensor(tname, arr)
-    try:
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def read_gguf(path: Path) -> tuple[dict, dict[str, np.ndarray]]:

@@ -5,9 +5,10 @@ Layout of a model directory (see README):
     config.json         {"format_version": 1, "model": {...}, "tokenizer": {...}, "training": {...}}
     tokenizer.model     written by the caller (this package never touches tokenizers)
 
-Nothing here ever unpickles: weights are safetensors, metadata is JSON. Files are written through
-a temp file and a rename, and end with the mode a plain open() would give them (0644 under the
-usual umask), so others can read an exported model.
+Nothing here ever unpickles: weights are safetensors, metadata is JSON. Every file the project
+writes goes through `atomic_output` here (temp file beside the target, fsync, rename: JSON, JSONL,
+text, GGUF and PNG outputs elsewhere too), and ends with the mode a plain open() would give it
+(0644 under the usual umask), so others can read an exported model.
 
 Loading builds the model skeleton with torch.nn.init's fillers switched off (`_skeleton`): every
 weight is then assigned from the file, so random init would be wasted work. The skeleton's tensors
@@ -23,6 +24,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,34 +54,16 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()  # mkstemp's temp files are 0600; finished files get this instead
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write data to path through a temp file in the same folder, fsync, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), FILE_MODE)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
-def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """The one atomic writer: yields a temp path beside `path` to write; on success the file is
+    given FILE_MODE, fsynced and renamed over `path`; on any error it is removed and `path` is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=metadata)
+        yield Path(tmp)
         os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
@@ -87,6 +71,31 @@ def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any, indent: int | None = 2) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+
+
+def atomic_write_jsonl(path: Path, records: Iterable[Any]) -> int:
+    """One JSON value a line (ensure_ascii off), written atomically; returns the number of lines."""
+    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
+    atomic_write_text(path, "".join(lines))
+    return len(lines)
+
+
+def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    with atomic_output(path) as tmp:
+        save_file(tensors, tmp, metadata=metadata)
 
 
 def export_state_dict(model: Transformer, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:

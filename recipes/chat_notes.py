@@ -10,10 +10,13 @@ gets right most often (prompts it answered right in that run). `chatcli chat` pr
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from model.checkpoint import atomic_write_json  # noqa: E402
 
 SKILLS = {  # family -> what it is
     "arithmetic": "add and subtract numbers up to 999, with the working",
@@ -42,17 +45,6 @@ def notes(chat_eval: dict) -> dict:
             "examples": [right[f] for f in order if f in right][:3]}
 
 
-def write_json_atomic(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def main(out: Path) -> int:
     stage = next((s for s in ("dpo", "sft", "pretrain") if (out / "eval" / f"chat_eval_{s}.json").exists()), None)
     if stage is None:
@@ -61,7 +53,7 @@ def main(out: Path) -> int:
     cfg_path = out / "model" / "config.json"
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     cfg["chat"] = notes(json.loads((out / "eval" / f"chat_eval_{stage}.json").read_text(encoding="utf-8")))
-    write_json_atomic(cfg_path, cfg)
+    atomic_write_json(cfg_path, cfg)
     print(f"chat_notes: banner notes from the {stage} chat-eval written to {cfg_path}", file=sys.stderr)
     return 0
 

@@ -14,6 +14,11 @@ import platform
 import sys
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from model.checkpoint import atomic_write_json  # noqa: E402
+
 FAMILIES = ["identity", "arithmetic", "letters", "reverse", "meaning", "chinese", "poems"]
 TARGETS = {"identity": 100, "arithmetic": 90, "letters": 80, "reverse": 80, "meaning": 60, "chinese": 60, "poems": 50}
 
@@ -141,7 +146,7 @@ def main(out: Path) -> str:
     for k in list(summary):
         if k.startswith("chat_eval_"):
             summary[k] = {kk: v for kk, v in summary[k].items() if kk != "results"}
-    (ev / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_json(ev / "summary.json", summary, indent=1)
     from model.config import ModelConfig
     params = ModelConfig.from_dict(m).num_params() if m else 0
     transcript = (ev / "transcript.md").read_text(encoding="utf-8") if (ev / "transcript.md").exists() else "not run\n"

@@ -24,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from chatcli.data.sources import read_jsonl  # noqa: E402
+from model.checkpoint import atomic_write_json, atomic_write_jsonl, atomic_write_text  # noqa: E402
 from recipes.tasks import mix  # noqa: E402
 from recipes.tasks.items import rng_for, stable_hash  # noqa: E402
 from recipes.tasks.scope import load_scope  # noqa: E402
@@ -53,26 +55,16 @@ def wordnet_sentence(s: dict) -> str:
 
 
 def wordnet_docs(path: Path, per_doc: int = 8) -> list[str]:
-    lines = [wordnet_sentence(json.loads(line)) for line in open(path, encoding="utf-8")]
+    lines = [wordnet_sentence(s) for s in read_jsonl(path)]
     return ["\n".join(lines[i:i + per_doc]) for i in range(0, len(lines), per_doc)]
 
 
 def write_docs(path: Path, docs: list[str]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n\n".join(d.strip("\n") for d in docs) + "\n" if docs else "", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, "\n\n".join(d.strip("\n") for d in docs) + "\n" if docs else "")
     return len(docs)
 
 
-def write_jsonl(path: Path, records: list[dict]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return len(records)
+write_jsonl = atomic_write_jsonl
 
 
 def copy_docs(words: list[str], n: int, seed: int) -> list[str]:
@@ -115,7 +107,7 @@ def prepare(data_root: Path, out: Path, *, seed: int = 0, holdout: float = 0.01,
         stats["heldout"][c] = write_docs(out / "heldout" / f"{c}.txt", held)
     write_docs(out / "tempest.txt", tempest)
 
-    chat = [json.loads(line) for line in open(data_root / "chat" / "chatterbot.jsonl", encoding="utf-8")]
+    chat = read_jsonl(data_root / "chat" / "chatterbot.jsonl")
     bot_held = [r for r in chat if held_out("chatterbot", json.dumps(r["messages"], ensure_ascii=False), holdout)]
     bot = [{"messages": r["messages"], "family": "chatterbot"} for r in chat if r not in bot_held]
     stats["heldout"]["chatterbot"] = write_docs(out / "heldout" / "chatterbot.txt",
@@ -127,10 +119,9 @@ def prepare(data_root: Path, out: Path, *, seed: int = 0, holdout: float = 0.01,
     stats["prefs"] = write_jsonl(out / "prefs.jsonl", mix.preference_prompts(scope, 4000, seed + 2))
     stats["knowledge"] = write_docs(out / "knowledge.txt", mix.knowledge_text(scope, seed))
     stats["copy"] = write_docs(out / "copy.txt", copy_docs(scope.words, 20000, seed))
-    (out / "scope.json").write_text(json.dumps(
-        {"words": [{"word": w, "gloss": scope.gloss[w], "zh": scope.zh.get(w, ("", []))[0]} for w in scope.words],
-         "poems": [{"title": p.title, "author": p.author, "lines": p.lines} for p in scope.poems]},
-        ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    atomic_write_json(out / "scope.json", {
+        "words": [{"word": w, "gloss": scope.gloss[w], "zh": scope.zh.get(w, ("", []))[0]} for w in scope.words],
+        "poems": [{"title": p.title, "author": p.author, "lines": p.lines} for p in scope.poems]}, indent=0)
     fam: dict[str, int] = {}
     for r in convs:
         for f in r["family"].split("+"):
@@ -139,7 +130,7 @@ def prepare(data_root: Path, out: Path, *, seed: int = 0, holdout: float = 0.01,
     stats["mb"] = {p.name: round(p.stat().st_size / 1e6, 2) for p in sorted(out.rglob("*")) if p.is_file()
                    and p.suffix in (".txt", ".jsonl")}
     stats["time_s"] = round(time.perf_counter() - t0, 1)
-    (out / "stats.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_json(out / "stats.json", stats, indent=1)
     log(f"prepared {out} in {stats['time_s']} s: {stats['chat']} conversations, scope {scope.summary()}")
     return stats
 

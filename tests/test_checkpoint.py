@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from chatcli.app import app
 from chatcli.bundle import load_bundle, save_bundle
 from chatcli.errors import ChatcliError
-from model.checkpoint import CheckpointError, atomic_write_bytes, load_model
+from model.checkpoint import FILE_MODE, CheckpointError, atomic_output, atomic_write_bytes, atomic_write_jsonl, load_model
 from model.transformer import Transformer
 
 
@@ -109,6 +109,23 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
         atomic_write_bytes(target, b"new contents")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no temp file left behind
+
+
+def test_atomic_output_removes_the_temp_file_when_the_writer_fails(tmp_path):
+    target = tmp_path / "sub" / "out.gguf"
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("writer crashed")
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    with atomic_output(target) as tmp:
+        assert tmp.parent == target.parent and tmp != target
+        tmp.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole" and (target.stat().st_mode & 0o777) == FILE_MODE
+
+
+def test_atomic_write_jsonl_is_one_record_a_line_unescaped(tmp_path):
+    n = atomic_write_jsonl(tmp_path / "r.jsonl", [{"a": "静"}, [1, 2]])
+    assert n == 2 and (tmp_path / "r.jsonl").read_bytes() == '{"a": "静"}\n[1, 2]\n'.encode()
 
 
 def test_no_pickle_is_ever_loaded(monkeypatch, model_dir):

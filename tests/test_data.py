@@ -70,6 +70,16 @@ def test_malformed_line_is_named(tmp_path, line, msg):
         load_corpus([str(path)])
 
 
+def test_recipe_readers_name_the_bad_line(tmp_path):
+    """recipes/tasks read WordNet and CC-CEDICT through the one reader: a bad line is FILE:LINE, one line."""
+    from recipes.tasks import lexical
+    wn = tmp_path / "wordnet.jsonl"
+    wn.write_text('{"words": ["dog"], "gloss": "an animal"}\n\n{"words": ["cat"], "gloss": \n', encoding="utf-8")
+    with pytest.raises(ChatcliError) as e:
+        lexical.pick_meanings(wn, ["dog", "cat"], 5)
+    assert str(e.value).startswith(f"{wn}:3: invalid JSON") and "\n" not in str(e.value)
+
+
 def test_non_utf8_and_missing_and_empty(tmp_path):
     bad = tmp_path / "latin.txt"
     bad.write_bytes("caf\xe9 au lait".encode("latin-1"))

@@ -186,10 +186,10 @@ def test_curve_series_and_errors(tmp_path):
     assert pre["summary"]["train_min"] == 2.5 and sft["summary"]["train_last"] == 2.0
     with open(tmp_path / "metrics.jsonl", "a") as f:
         f.write('{"stage": "sft", "step": 4, "train_loss": 1.0}\n{"stage": "sft", "step": 5, "train_lo\n')
-    with pytest.raises(ChatcliError, match="line 12: not valid JSON"):
+    with pytest.raises(ChatcliError, match=r"metrics.jsonl:12: invalid JSON"):
         load_series(tmp_path)
     (tmp_path / "metrics.jsonl").write_text('{"train_loss": 1.0}\n')
-    with pytest.raises(ChatcliError, match="line 1: loss row without"):
+    with pytest.raises(ChatcliError, match=r"metrics.jsonl:1: loss row without"):
         load_series(tmp_path)
     (tmp_path / "metrics.jsonl").write_text('{"lr": 1.0, "step": 1}\n')
     with pytest.raises(ChatcliError, match="no rows with train_loss"):

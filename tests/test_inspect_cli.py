@@ -145,7 +145,7 @@ def test_curve_errors_name_the_problem(run, tmp_path):
     assert r.exit_code == 1 and "no metrics.jsonl" in r.stderr and r.stderr.count("\n") == 1
     (tmp_path / "metrics.jsonl").write_text('{"step": 1, "train_loss": 2.0}\nnot json\n')
     r = run("curve", str(tmp_path), model=False)
-    assert r.exit_code == 1 and "line 2: not valid JSON" in r.stderr and r.stderr.count("\n") == 1
+    assert r.exit_code == 1 and "metrics.jsonl:2: invalid JSON" in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_missing_model_is_one_line(tmp_path):

@@ -158,9 +158,9 @@ def save(session, path: Path) -> Path:
         settings["max_tokens"] = "auto"  # as /show says: the settings' number is not in use
     doc = {"format": FORMAT, "version": 1, "model": str(session.bundle.path), "system": session.system,
            "settings": settings, "seed": session.seed, "messages": session.history}
+    from model.checkpoint import atomic_write_json
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        atomic_write_json(path, doc)
     except OSError as e:
         raise ChatcliError(f"{path}: cannot write ({e.strerror})") from None
     return path

@@ -6,7 +6,8 @@ code as local JSONL. Documents come in three kinds:
     text  {"text": str}                       (plain text files: documents separated by blank lines)
     chat  {"messages": [{"role", "content"}, ...]}
     pref  {"prompt": str | messages, "chosen": str | messages, "rejected": str | messages}  (TRL shape)
-Non-UTF-8 files are an error naming the file (we never guess an encoding).
+Non-UTF-8 files are an error naming the file (we never guess an encoding). `iter_json_lines` /
+`read_jsonl` are the project's one JSONL reader (chatcli, recipes and tests all use them).
 """
 from __future__ import annotations
 
@@ -148,8 +149,10 @@ def split_documents(text: str) -> list[str]:
 
 
 def iter_json_lines(path: Path) -> Iterator[tuple[str, Any]]:
-    """(where, value) for each non-blank line of a JSONL file, where = "path:line"; errors name the line."""
-    for lineno, line in enumerate(_read_text(path).split("\n"), 1):
+    """The one JSONL reader: (where, value) for each non-blank line, where = "path:line".
+
+    A line that is not JSON is a one-line ChatcliError "FILE:LINE: invalid JSON (...)"."""
+    for lineno, line in enumerate(_read_text(Path(path)).split("\n"), 1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
@@ -157,6 +160,11 @@ def iter_json_lines(path: Path) -> Iterator[tuple[str, Any]]:
             yield where, json.loads(line)
         except json.JSONDecodeError as e:
             raise ChatcliError(f"{where}: invalid JSON ({e.msg})") from None
+
+
+def read_jsonl(path: Path) -> list:
+    """The records of a JSONL file (iter_json_lines without the line names)."""
+    return [rec for _, rec in iter_json_lines(path)]
 
 
 def iter_file(path: Path) -> Iterator[Document]:

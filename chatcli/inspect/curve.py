@@ -2,17 +2,17 @@
 
 Rows with "train_loss" form the training series; rows with "val_loss" and/or "val_bpb" the
 validation series; each needs "step". Other rows are ignored. A line that is not a JSON object,
-or a loss row without a numeric step, is an error naming the line.
+or a loss row without a numeric step, is an error naming the line (FILE:LINE: ...).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 
+from chatcli.data.sources import iter_json_lines
 from chatcli.errors import ChatcliError
 from chatcli.inspect.chart import line_chart
 from chatcli.inspect.common import console, finite_or_none
@@ -41,14 +41,7 @@ def _number(row: dict, key: str, where: str) -> float | None:
 def load_series(run_dir: Path) -> dict:
     path = metrics_path(run_dir)
     stages: dict[str, dict] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ChatcliError(f"{where}: not valid JSON ({e.msg})") from None
+    for where, row in iter_json_lines(path):
         if not isinstance(row, dict):
             raise ChatcliError(f"{where}: expected a JSON object")
         has_train = "train_loss" in row

@@ -11,18 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from chatcli.data.sources import read_jsonl
 from chatcli.errors import ChatcliError
 from chatcli.tasks.scoring import question_of, raw_prompt, score
 from chatcli.tasks.working import solution_of
 
 FAMILIES = ("arithmetic", "count_letter", "reverse", "meaning", "translate", "poem_next", "chatcli")
 TESTSETS_DIR = Path(__file__).resolve().parent / "testsets"
-
-
-def read_jsonl(path: Path) -> list:
-    """The records of a JSONL file; a malformed line is named in the error (FILE:LINE: invalid JSON)."""
-    from chatcli.data.sources import iter_json_lines
-    return [rec for _, rec in iter_json_lines(Path(path))]
 
 
 def load_test_items(source=None) -> list[dict]:

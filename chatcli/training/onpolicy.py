@@ -120,13 +120,12 @@ def read_records(path: Path) -> list[dict]:
 def make_pairs(data: Path, model_dir: Path | None, out: Path, *, n: int = 700, temperature: float = 1.0,
                seed: int = 0, device: str = "auto") -> dict:
     """Sample the model on up to n prompts of `data` (evenly per family), write the pairs to `out`."""
-    import json
     import sys
     import time
 
     from chatcli.bundle import load_bundle
     from chatcli.device import resolve_device
-    from model.checkpoint import atomic_write_bytes
+    from model.checkpoint import atomic_write_jsonl
     if n <= 0:
         raise ChatcliError("--n must be positive")
     if temperature <= 0:
@@ -145,6 +144,6 @@ def make_pairs(data: Path, model_dir: Path | None, out: Path, *, n: int = 700, t
                                            progress=lambda k, _: bar.update(task, completed=k))
     else:
         pairs, stats = on_policy_pairs(bundle, records, temperature=temperature, seed=seed)
-    atomic_write_bytes(Path(out), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs).encode("utf-8"))
+    atomic_write_jsonl(Path(out), pairs)
     return {"prompts": len(records), "pairs": len(pairs), "time_s": round(time.perf_counter() - t0, 1),
             "families": stats, "model": str(bundle.path), "out": str(out)}

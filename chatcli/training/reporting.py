@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from model.checkpoint import atomic_write_bytes
+from chatcli.data.sources import read_jsonl
+from model.checkpoint import atomic_output, atomic_write_text
 
 METRICS = "metrics.jsonl"
 
@@ -104,7 +105,7 @@ def truncate_metrics(out: Path, stage: str, after_step: int) -> None:
         if row.get("stage") == stage and row.get("step", 0) > after_step:
             continue
         keep.append(json.dumps(row))
-    atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode("utf-8"))
+    atomic_write_text(path, "\n".join(keep) + "\n" if keep else "")
 
 
 def plot_losses(out: Path) -> Path | None:
@@ -118,7 +119,7 @@ def plot_losses(out: Path) -> Path | None:
     path = Path(out) / METRICS
     if not path.is_file():
         return None
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(path)
     fig, ax = plt.subplots(figsize=(7, 4))
     for stage in dict.fromkeys(r.get("stage") for r in rows):
         tr = [(r["step"], r["train_loss"]) for r in rows if r.get("stage") == stage and "train_loss" in r]
@@ -133,8 +134,7 @@ def plot_losses(out: Path) -> Path | None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     png = Path(out) / "loss.png"
-    tmp = png.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_output(png) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    tmp.replace(png)
     return png

@@ -8,14 +8,13 @@ poem_next (need the data root: WordNet, CC-CEDICT, 唐诗三百首; see lexical.
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from pathlib import Path
 
-from chatcli.tasks.evaluate import FAMILIES, TESTSETS_DIR, read_jsonl
+from chatcli.data.sources import read_jsonl
+from chatcli.tasks.evaluate import FAMILIES, TESTSETS_DIR
 from chatcli.tasks.scoring import question_of
 from chatcli.tasks.working import spelled
-from model.checkpoint import atomic_write_bytes
+from model.checkpoint import atomic_write_jsonl
 from recipes.tasks import lexical, selfqa, synthetic
 from recipes.tasks.items import dpo_pair, raw_line, rng_for, sft_example
 
@@ -164,11 +163,7 @@ def copy_docs(n: int, seed: int = 0) -> list[str]:
 
 # ---------------------------------------------------------------- files
 
-def write_jsonl(path: Path, records: Iterable[dict]) -> int:
-    """One JSON object a line, written atomically (unique temp file, fsync, rename)."""
-    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
-    atomic_write_bytes(Path(path), "".join(lines).encode("utf-8"))
-    return len(lines)
+write_jsonl = atomic_write_jsonl  # one JSON object a line, written atomically (unique temp file, fsync, rename)
 
 def write_test_slices(directory: Path, tests: dict[str, list[dict]]) -> dict[str, int]:
     return {f: write_jsonl(Path(directory) / f"{f}.jsonl", items) for f, items in tests.items()}

@@ -13,13 +13,13 @@ and the next line of a poem from 唐诗三百首 (zh/poetry.txt).
 """
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatcli.data.sources import iter_json_lines
 from recipes.tasks.items import make_item, rng_for, split_of
 
 STOPWORDS = set("""
@@ -78,12 +78,10 @@ def pick_meanings(wordnet_path: Path, words: list[str], limit: int) -> dict[str,
     """Words that head exactly one WordNet synset (so the meaning is unambiguous), in frequency order."""
     vocab = set(words)
     found: dict[str, list[str]] = {}
-    with open(wordnet_path, encoding="utf-8") as f:
-        for line in f:
-            s = json.loads(line)
-            head = s["words"][0]
-            if head in vocab:
-                found.setdefault(head, []).append(first_clause(s["gloss"]))
+    for _, s in iter_json_lines(wordnet_path):
+        head = s["words"][0]
+        if head in vocab:
+            found.setdefault(head, []).append(first_clause(s["gloss"]))
     out = {}
     for w in words:
         glosses = found.get(w, [])
@@ -99,8 +97,7 @@ def zh_frequencies(data_root: Path) -> Counter:
     texts = [(Path(data_root) / "zh" / "fortunes_zh.txt").read_text(encoding="utf-8")]
     chat = Path(data_root) / "chat" / "chatterbot.jsonl"
     if chat.exists():
-        for line in chat.read_text(encoding="utf-8").splitlines():
-            rec = json.loads(line)
+        for _, rec in iter_json_lines(chat):
             if rec.get("lang") == "zh":
                 texts += [m["content"] for m in rec["messages"]]
     freq: Counter = Counter()
@@ -115,19 +112,17 @@ def pick_translations(cedict_path: Path, words: list[str], zh_freq: Counter, lim
                       min_count: int = 3) -> dict[str, tuple[str, list[str], str]]:
     wanted = set(words)
     cands: dict[str, list[tuple[int, int, str, str]]] = {}
-    with open(cedict_path, encoding="utf-8") as f:
-        for line in f:
-            e = json.loads(line)
-            zh = e["simplified"]
-            if not re.fullmatch(r"[\u4e00-\u9fff]{1,3}", zh):
-                continue
-            for rank, sense in enumerate(e["english"]):
-                w = sense[3:] if sense.startswith("to ") else sense
-                if w in wanted:
-                    # frequency per sense: a common character with many senses ('所') loses to a word
-                    # that means only this ('实际上')
-                    cands.setdefault(w, []).append((rank, -zh_freq.get(zh, 0) / len(e["english"]), zh, e["pinyin"]))
-                    break
+    for _, e in iter_json_lines(cedict_path):
+        zh = e["simplified"]
+        if not re.fullmatch(r"[\u4e00-\u9fff]{1,3}", zh):
+            continue
+        for rank, sense in enumerate(e["english"]):
+            w = sense[3:] if sense.startswith("to ") else sense
+            if w in wanted:
+                # frequency per sense: a common character with many senses ('所') loses to a word
+                # that means only this ('实际上')
+                cands.setdefault(w, []).append((rank, -zh_freq.get(zh, 0) / len(e["english"]), zh, e["pinyin"]))
+                break
     out = {}
     for w in words:
         if w not in cands or len(out) >= limit:

@@ -9,13 +9,13 @@ in phrasings that never occur in training (benchmarks/chat_eval.jsonl).
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatcli.data.sources import iter_json_lines
 from recipes.tasks import lexical
 
 # well-known 唐诗三百首 titles first (the ones a reader is likely to ask for), then other short poems
@@ -67,14 +67,12 @@ def gloss_score(word: str, index: int, synset: dict, freq: Counter) -> float:
 def first_glosses(wordnet_path: Path, wanted: set[str], freq: Counter) -> dict[str, str]:
     """word -> the first clause of the gloss of its most everyday-looking synset (gloss_score)."""
     best: dict[str, tuple[float, str]] = {}
-    with open(wordnet_path, encoding="utf-8") as f:
-        for line in f:
-            s = json.loads(line)
-            for i, w in enumerate(s["words"]):
-                if w in wanted:
-                    score = gloss_score(w, i, s, freq)
-                    if score > best.get(w, (float("-inf"), ""))[0]:
-                        best[w] = (score, lexical.first_clause(s["gloss"]).strip().rstrip("."))
+    for _, s in iter_json_lines(wordnet_path):
+        for i, w in enumerate(s["words"]):
+            if w in wanted:
+                score = gloss_score(w, i, s, freq)
+                if score > best.get(w, (float("-inf"), ""))[0]:
+                    best[w] = (score, lexical.first_clause(s["gloss"]).strip().rstrip("."))
     return {w: g for w, (sc, g) in best.items() if sc > float("-inf")}
 
 
