@@ -20,6 +20,7 @@ import torch
 
 from chatcli.errors import ChatcliError
 from model.checkpoint import atomic_output
+from tokenizer.chat import ChatTemplate
 
 OUTTYPES = ("f32", "q8_0")
 # chatcli state-dict suffix -> llama.cpp tensor name inside block N
@@ -155,7 +156,7 @@ def _write(gguf, w, model, tok, name: str, outtype: str) -> None:
     w.add_remove_extra_whitespaces(False)
     if tok is not None and tok.has_chat_tokens:
         w.add_chat_template(CHAT_TEMPLATE)
-        w.add_eot_token_id(tok.special["<|end|>"])
+        w.add_eot_token_id(ChatTemplate(tok).end_id)
     for tname, arr in gguf_tensors(model).items():
         if outtype == "q8_0" and arr.ndim == 2:
             w.add_tensor(tname, gguf.quants.quantize(arr, gguf.GGMLQuantizationType.Q8_0),

@@ -115,7 +115,8 @@ def test_chat_turns_prefill_only_the_new_message(model_dir):
     answer2 = "".join(session.respond("and the queen?"))
     second = session.last
     assert len(session._answer_ids) == 1  # the answer renders from the ids generated for it
-    new_turn = 1 + len(session.tok.encode("and the queen?")) + 1 + 1  # <|user|> text <|end|> <|assistant|>
+    tpl = session.template
+    new_turn = len(tpl.wrap("user", session.tok.encode("and the queen?")) + tpl.generation_prefix)
     # everything but the last answer token (sampled, never fed) and its <|end|> is reused
     assert second.reused_tokens == first.prompt_tokens + first.completion_tokens - 1
     assert second.prefilled_tokens == 2 + new_turn

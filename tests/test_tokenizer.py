@@ -71,6 +71,19 @@ def test_loss_mask_covers_assistant_text_and_end_only(tokenizer):
     assert ids[:len(tpl.render_prompt(msgs[:3]))] == tpl.render_prompt(msgs[:3])
 
 
+def test_helpers_for_encoded_text_agree_with_the_rendering(tokenizer):
+    """wrap / reply_ids / generation_prefix (for text already encoded) build what render builds."""
+    tpl = ChatTemplate(tokenizer)
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello there"}]
+    ids, _ = tpl.render(msgs)
+    by_hand = [tokenizer.bos_id] + [x for m in msgs for x in tpl.wrap(m["role"], tokenizer.encode(m["content"]))]
+    assert by_hand == ids
+    prompt = tpl.render_prompt(msgs[:2])
+    assert prompt[-len(tpl.generation_prefix):] == tpl.generation_prefix == [tokenizer.special["<|assistant|>"]]
+    assert prompt + tpl.reply_ids("hello there") == ids
+
+
 @pytest.mark.parametrize("bad", [[{"role": "robot", "content": "x"}], [{"role": "user"}],
                                  [{"role": "user", "content": 3}],
                                  [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]])

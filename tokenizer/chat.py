@@ -3,7 +3,9 @@
     <bos> [<|system|> text <|end|>] (<|user|> text <|end|> <|assistant|> text <|end|>)* ...
 
 Message text is encoded with the ordinary encoder, which never produces control ids, so a user
-who types "<|assistant|>" gets the characters, not the marker. Only this module places markers.
+who types "<|assistant|>" gets the characters, not the marker. Only this module places markers:
+callers that hold already-encoded text (context fitting, the session's generated answers, DPO
+replies) ask `wrap`, `reply_ids` and `generation_prefix` rather than building marker ids by hand.
 The loss mask covers assistant text and the <|end|> that closes it, nothing else.
 """
 from __future__ import annotations
@@ -44,9 +46,22 @@ class ChatTemplate:
             if m["role"] == "system" and i != 0:
                 raise TokenizerError(f"message {i}: a system message may only come first")
 
+    @property
+    def generation_prefix(self) -> list[int]:
+        """What a prompt ends with so that the model answers: the assistant marker."""
+        return [self.role_ids["assistant"]]
+
+    def wrap(self, role: str, ids: Sequence[int]) -> list[int]:
+        """One turn from text already encoded (or generated): marker, ids, end marker."""
+        return [self.role_ids[role], *ids, self.end_id]
+
+    def reply_ids(self, text: str) -> list[int]:
+        """An assistant reply as it follows a rendered prompt: its text, then the end marker."""
+        return [*self.tok.encode(text), self.end_id]
+
     def turn_ids(self, message: Message) -> list[int]:
         """One message: marker, text, end marker."""
-        return [self.role_ids[message["role"]], *self.tok.encode(message["content"]), self.end_id]
+        return self.wrap(message["role"], self.tok.encode(message["content"]))
 
     def render(self, messages: Sequence[Message]) -> tuple[list[int], list[int]]:
         """Full conversation for training: (ids, loss_mask) of equal length."""
@@ -65,4 +80,4 @@ class ChatTemplate:
         ids = [self.tok.bos_id]
         for m in messages:
             ids += self.turn_ids(m)
-        return ids + [self.role_ids["assistant"]]
+        return ids + self.generation_prefix

@@ -50,7 +50,8 @@ def fit_chat(template, system: str | None, history: list[dict], user_text: str, 
     turns = [turn_ids(m) for m in history]
     lens = [len(t) for t in turns]
     user_ids = tok.encode(user_text)
-    fixed = 1 + len(sys_ids) + 1 + len(user_ids) + 1 + 1  # bos, system, <|user|> text <|end|>, <|assistant|>
+    markers = len(template.wrap("user", [])) + len(template.generation_prefix)  # around the user text
+    fixed = 1 + len(sys_ids) + len(user_ids) + markers  # bos, system, user turn, generation prefix
     target = max_tokens if max_tokens is not None else reserve(max_len)
     notices: list[tuple[str, str]] = []
     starts = [s for s in _turn_starts(history) if s >= first_kept] if history else []
@@ -81,7 +82,7 @@ def fit_chat(template, system: str | None, history: list[dict], user_text: str, 
     ids = [tok.bos_id, *sys_ids]
     for t in turns[start:]:
         ids += t
-    ids += [template.role_ids["user"], *user_ids, template.end_id, template.role_ids["assistant"]]
+    ids += [*template.wrap("user", user_ids), *template.generation_prefix]
     new = max_len - len(ids)
     assert new == room >= 1, (new, room)
     if max_tokens is not None and max_tokens > new:

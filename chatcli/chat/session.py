@@ -89,7 +89,7 @@ class ChatSession:
         ids = self._answer_ids.get(message["content"]) if message["role"] == "assistant" else None
         if ids is None:
             return self.template.turn_ids(message)
-        return [self.template.role_ids["assistant"], *ids, self.template.end_id]
+        return self.template.wrap("assistant", ids)
 
     def reseed(self, seed: int | None = None) -> None:
         """Restart the random stream from `seed` (a fresh random seed when None)."""

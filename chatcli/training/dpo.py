@@ -27,7 +27,7 @@ def encode_pair(doc, template: ChatTemplate, length: int) -> list[tuple[list[int
     prompt = template.render_prompt(doc.prompt)
     rows = []
     for text in (doc.chosen, doc.rejected):
-        resp = [*template.tok.encode(text), template.end_id][: max(1, length - 8)]
+        resp = template.reply_ids(text)[: max(1, length - 8)]
         p = prompt[-(length - len(resp)):]
         rows.append((p + resp, [0] * len(p) + [1] * len(resp)))
     return rows
