@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from model.kv_cache import KVCache
-from model.quantize import Int8Kernel, Int8Linear, quantize_weight
+from model.quantize import Int8Kernel, Int8Linear
 
 
 class DenseKernel:
@@ -47,16 +47,12 @@ def _weight(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
     return linear.weight, None
 
 
-def _kernel(linears: list[nn.Module], dtype: torch.dtype, int8: str = "model"):
+def _kernel(linears: list[nn.Module], dtype: torch.dtype):
     """One fused kernel for linears sharing an input (rows concatenated)."""
     parts = [_weight(m) for m in linears]
     if parts[0][1] is not None:  # int8 already: concatenating rows keeps per-row scales exact
         return _Int8(torch.cat([w for w, _ in parts]), torch.cat([s for _, s in parts]))
-    w = torch.cat([w for w, _ in parts]).to(dtype)  # (N, K)
-    if int8 == "all":
-        q, s = quantize_weight(w)
-        return _Int8(q, s)
-    return DenseKernel(w)
+    return DenseKernel(torch.cat([w for w, _ in parts]).to(dtype))  # (N, K)
 
 
 class FastDecoder(nn.Module):

@@ -30,9 +30,6 @@ class KVCache:
         self.v[layer, :, :, start:end] = v
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
-    def nbytes(self) -> int:
-        return self.k.numel() * self.k.element_size() * 2
-
 
 class PrefixCache:
     """A KVCache plus the ids whose keys/values fill its first len(ids) positions.

@@ -161,3 +161,18 @@ def test_state_roundtrip_is_exact(tmp_path, tiny_config):
             for k, v in o.state[p].items():
                 assert torch.equal(torch.as_tensor(v), torch.as_tensor(o2.state[p2][k])), k
     assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.pkl"))
+
+
+def test_training_runtime_destroys_the_process_group_even_on_error(tmp_path, monkeypatch):
+    """The stages run inside training_runtime: ddp.shutdown gets the DistInfo whether the stage returns or raises."""
+    from chatcli.training import runner
+    from model.train.ddp import DistInfo
+    seen = []
+    monkeypatch.setattr(runner, "init_distributed", lambda device: (DistInfo(0, 0, 2), device))
+    monkeypatch.setattr(runner, "shutdown", seen.append)
+    opts = runner.RunOptions(out=tmp_path, device="cpu", dtype="fp32")
+    with runner.training_runtime(opts, 0) as (dist, device, dtype):
+        assert dist.world == 2 and device.type == "cpu" and dtype == torch.float32
+    with pytest.raises(RuntimeError, match="stage failed"), runner.training_runtime(opts, 0):
+        raise RuntimeError("stage failed")
+    assert [d.world for d in seen] == [2, 2]

@@ -6,7 +6,8 @@ every checkpoint a complete model directory (save_bundle) plus `train_state/` fo
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from chatcli.device import cpu_has_bf16, resolve_device
 from chatcli.errors import ChatcliError
 from chatcli.training.reporting import Reporter, plot_losses, truncate_metrics
 from model.train.config import TrainConfig
-from model.train.ddp import DistInfo, barrier, init_distributed, wrap
+from model.train.ddp import DistInfo, barrier, init_distributed, shutdown, wrap
 from model.train.loop import Counters, LoopHooks, run_loop
 from model.train.optim import build_optimizers
 from model.train.state import has_state, load_state, save_state
@@ -71,6 +72,17 @@ def setup_runtime(opts: RunOptions, seed: int) -> tuple[DistInfo, torch.device, 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return dist, device, dtype
+
+
+@contextlib.contextmanager
+def training_runtime(opts: RunOptions, seed: int) -> Iterator[tuple[DistInfo, torch.device, torch.dtype]]:
+    """setup_runtime for the length of one stage: the process group it may initialise (under torchrun)
+    is destroyed on the way out, whether the stage returns or raises."""
+    dist, device, dtype = setup_runtime(opts, seed)
+    try:
+        yield dist, device, dtype
+    finally:
+        shutdown(dist)
 
 
 def check_fresh_out(opts: RunOptions) -> None:

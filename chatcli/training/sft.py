@@ -17,7 +17,7 @@ from chatcli.bundle import load_bundle
 from chatcli.data.corpus import load_corpus
 from chatcli.data.shards import token_byte_lengths
 from chatcli.errors import ChatcliError
-from chatcli.training.runner import RunOptions, Stage, check_fresh_out, run_stage, setup_runtime
+from chatcli.training.runner import RunOptions, Stage, check_fresh_out, run_stage, training_runtime
 from model.train.config import TrainConfig
 from model.train.losses import lm_loss
 from tokenizer.chat import ChatTemplate
@@ -56,71 +56,71 @@ def load_base(model_dir: Path, device: torch.device):
 
 def sft(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions, *, packing: bool = True,
         val_frac: float = 0.05) -> dict:
-    dist, device, dtype = setup_runtime(opts, cfg.seed)
-    check_fresh_out(opts)
-    bundle = load_base(model_dir, device)
-    model, tok, template = bundle.model, bundle.tokenizer, bundle.template
-    T = min(cfg.context or model.config.max_seq_len, model.config.max_seq_len)
-    cfg = replace(cfg, context=T)
-    corpus = load_corpus(data, kinds=("chat", "text"), what="chat or text")
-    train_docs, val_docs = corpus.split(val_frac, cfg.seed)
-    if not train_docs:
-        raise ChatcliError("no training conversations left after the validation split")
-    train_rows = render_docs(train_docs, template)
-    B = cfg.batch_size
-    if packing:
-        ids = np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in train_rows])
-        mask = np.concatenate([np.asarray(m, dtype=np.int64) for _, m in train_rows])
-        if len(ids) < T + 2:  # tiny corpora: repeat so a window fits
-            reps = (T + 2) // len(ids) + 1
-            ids, mask = np.tile(ids, reps), np.tile(mask, reps)
-        span = np.arange(T + 1)
+    with training_runtime(opts, cfg.seed) as (dist, device, dtype):
+        check_fresh_out(opts)
+        bundle = load_base(model_dir, device)
+        model, tok, template = bundle.model, bundle.tokenizer, bundle.template
+        T = min(cfg.context or model.config.max_seq_len, model.config.max_seq_len)
+        cfg = replace(cfg, context=T)
+        corpus = load_corpus(data, kinds=("chat", "text"), what="chat or text")
+        train_docs, val_docs = corpus.split(val_frac, cfg.seed)
+        if not train_docs:
+            raise ChatcliError("no training conversations left after the validation split")
+        train_rows = render_docs(train_docs, template)
+        B = cfg.batch_size
+        if packing:
+            ids = np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in train_rows])
+            mask = np.concatenate([np.asarray(m, dtype=np.int64) for _, m in train_rows])
+            if len(ids) < T + 2:  # tiny corpora: repeat so a window fits
+                reps = (T + 2) // len(ids) + 1
+                ids, mask = np.tile(ids, reps), np.tile(mask, reps)
+            span = np.arange(T + 1)
 
-        def get_batch(step: int, micro: int):
-            rng = np.random.default_rng([cfg.seed, step, micro])
-            offs = rng.integers(0, len(ids) - T - 1, size=B)[:, None] + span  # (B, T+1)
-            x = torch.from_numpy(ids[offs]).to(device)
-            m = torch.from_numpy(mask[offs]).to(device)
-            return x[:, :-1], x[:, 1:], m[:, 1:]
-    else:
-        pid, pmask = pad_rows(train_rows, T + 1, tok.eos_id)
+            def get_batch(step: int, micro: int):
+                rng = np.random.default_rng([cfg.seed, step, micro])
+                offs = rng.integers(0, len(ids) - T - 1, size=B)[:, None] + span  # (B, T+1)
+                x = torch.from_numpy(ids[offs]).to(device)
+                m = torch.from_numpy(mask[offs]).to(device)
+                return x[:, :-1], x[:, 1:], m[:, 1:]
+        else:
+            pid, pmask = pad_rows(train_rows, T + 1, tok.eos_id)
 
-        def get_batch(step: int, micro: int):
-            rng = np.random.default_rng([cfg.seed, step, micro])
-            pick = rng.integers(0, len(pid), size=B)
-            x = torch.from_numpy(pid[pick]).to(device)
-            m = torch.from_numpy(pmask[pick]).to(device)
-            return x[:, :-1], x[:, 1:], m[:, 1:]
+            def get_batch(step: int, micro: int):
+                rng = np.random.default_rng([cfg.seed, step, micro])
+                pick = rng.integers(0, len(pid), size=B)
+                x = torch.from_numpy(pid[pick]).to(device)
+                m = torch.from_numpy(pmask[pick]).to(device)
+                return x[:, :-1], x[:, 1:], m[:, 1:]
 
-    val_ids, val_mask = pad_rows(render_docs(val_docs, template), T + 1, tok.eos_id) if val_docs else (None, None)
-    tb = torch.from_numpy(token_byte_lengths(tok)).to(device)
+        val_ids, val_mask = pad_rows(render_docs(val_docs, template), T + 1, tok.eos_id) if val_docs else (None, None)
+        tb = torch.from_numpy(token_byte_lengths(tok)).to(device)
 
-    def loss_fn(m, batch):
-        x, y, mk = batch
-        return lm_loss(m, x, y, mk), {}
+        def loss_fn(m, batch):
+            x, y, mk = batch
+            return lm_loss(m, x, y, mk), {}
 
-    @torch.no_grad()
-    def evaluate(m) -> dict:
-        if val_ids is None:
-            return {}
-        m.eval()
-        nll = nbytes = ntok = bnll = 0.0
-        for i in range(0, min(len(val_ids), 256), B):
-            x = torch.from_numpy(val_ids[i:i + B]).to(device)
-            mk = torch.from_numpy(val_mask[i:i + B, 1:]).to(device).float()  # (b, T)
-            y = x[:, 1:]
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                logits = m(x[:, :-1])  # (b, T, V)
-            tok_nll = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
-                                                        reduction="none").view_as(y) * mk  # (b, T)
-            by = tb[y] * mk  # (b, T)
-            nll += float(tok_nll.sum())
-            bnll += float((tok_nll * (by > 0)).sum())
-            ntok += float(mk.sum())
-            nbytes += float(by.sum())
-        return {"val_loss": nll / max(1, ntok), "val_bpb": bnll / np.log(2) / max(1, nbytes)}
+        @torch.no_grad()
+        def evaluate(m) -> dict:
+            if val_ids is None:
+                return {}
+            m.eval()
+            nll = nbytes = ntok = bnll = 0.0
+            for i in range(0, min(len(val_ids), 256), B):
+                x = torch.from_numpy(val_ids[i:i + B]).to(device)
+                mk = torch.from_numpy(val_mask[i:i + B, 1:]).to(device).float()  # (b, T)
+                y = x[:, 1:]
+                with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+                    logits = m(x[:, :-1])  # (b, T, V)
+                tok_nll = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
+                                                            reduction="none").view_as(y) * mk  # (b, T)
+                by = tb[y] * mk  # (b, T)
+                nll += float(tok_nll.sum())
+                bnll += float((tok_nll * (by > 0)).sum())
+                ntok += float(mk.sum())
+                nbytes += float(by.sum())
+            return {"val_loss": nll / max(1, ntok), "val_bpb": bnll / np.log(2) / max(1, nbytes)}
 
-    stage = Stage("sft", model, tok, cfg, get_batch, loss_fn, B * T, evaluate=evaluate,
-                  prior_training=bundle.meta.get("training", {}),
-                  info={"base": str(model_dir), "packing": packing, "data": list(data), "seed": cfg.seed})
-    return run_stage(stage, opts, dist, device, dtype)
+        stage = Stage("sft", model, tok, cfg, get_batch, loss_fn, B * T, evaluate=evaluate,
+                      prior_training=bundle.meta.get("training", {}),
+                      info={"base": str(model_dir), "packing": packing, "data": list(data), "seed": cfg.seed})
+        return run_stage(stage, opts, dist, device, dtype)
