@@ -22,6 +22,7 @@ def repeat_losses(model, tok, words: list[str], runs: int, length: int, copies: 
     """Mean next-token loss (nats) on each copy of `runs` random runs of `length` words."""
     import torch
 
+    from model.train.losses import token_logprobs
     rng = random.Random(seed)
     totals = [0.0] * copies
     for _ in range(runs):
@@ -29,8 +30,7 @@ def repeat_losses(model, tok, words: list[str], runs: int, length: int, copies: 
         parts = [tok.encode(run + ("\n" if i < copies - 1 else "")) for i in range(copies)]
         ids = torch.tensor([[tok.bos_id, *sum(parts, [])]])  # (1, T)
         with torch.no_grad():
-            logp = torch.log_softmax(model(ids[:, :-1]).float(), -1)  # (1, T-1, V)
-        nll = -logp.gather(-1, ids[:, 1:, None])[0, :, 0]  # (T-1,)
+            nll = -token_logprobs(model, ids[:, :-1], ids[:, 1:])[0]  # (T-1,)
         pos = 0
         for i, p in enumerate(parts):
             totals[i] += float(nll[pos:pos + len(p)].mean()) / runs

@@ -2,7 +2,7 @@
 
 `quantize_int8(model)` swaps every nn.Linear of a Transformer (attention, feed-forward, output
 head) for an `Int8Linear` in place and returns the model, which stays usable by
-`model(ids, start=, cache=)`, `decode_n`, `model.loss` and `model.token_logprobs`. Embeddings and
+`model(ids, start=, cache=)`, `decode_n` and the losses of model.train.losses. Embeddings and
 norms stay in their float dtype (a tied head gets its own int8 copy; the embedding is untouched).
 
 The matmul runs through `torch._weight_int8pack_mm` (int8 weights, bf16 activations, fp32

@@ -146,18 +146,5 @@ class Transformer(nn.Module):
         """Logits (B, T, V). With a cache, ids are appended at position `start` (prefill or decode)."""
         return self.output(self.hidden(ids, start, cache))  # (B, T, V)
 
-    def loss(self, ids: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean next-token cross-entropy over positions where loss_mask is 1 (targets -1 are ignored)."""
-        logits = self(ids).float()  # (B, T, V)
-        if loss_mask is not None:
-            targets = targets.masked_fill(loss_mask == 0, -1)
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
-
-    def token_logprobs(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """log p(targets[t] | ids[:t+1]) for every position, shape (B, T)."""
-        logits = self(ids).float()  # (B, T, V)
-        logp = torch.log_softmax(logits, dim=-1)  # (B, T, V)
-        return logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T)
-
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

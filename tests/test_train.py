@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.train.evaluate import plan_windows, windowed_nll
-from model.train.losses import dpo_loss, lm_loss, sequence_logprobs
+from model.train.evaluate import plan_windows, rows_nll, windowed_nll
+from model.train.losses import dpo_loss, lm_loss, sequence_logprobs, token_logprobs, token_nll
 from model.train.optim import Muon, build_optimizers, newton_schulz
 from model.train.schedule import lr_factor
 from model.train.state import has_state, load_state, save_state
@@ -108,8 +108,11 @@ def test_sequence_logprobs_sums_masked(tiny_config):
     mask = torch.zeros(2, 10)
     mask[:, 6:] = 1
     got = sequence_logprobs(model, x, y, mask)
-    want = (model.token_logprobs(x, y) * mask).sum(-1)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(x).float(), -1)
+    want = (logp.gather(-1, y[..., None])[..., 0] * mask).sum(-1)
     assert torch.allclose(got, want, atol=1e-5)
+    assert torch.allclose(token_logprobs(model, x, y)[:, 6:].sum(-1), got, atol=1e-5)
 
 
 @pytest.mark.parametrize("n,ctx,stride", [(50, 8, 8), (50, 8, 3), (9, 8, 4), (2, 8, 8)])
@@ -136,13 +139,81 @@ def test_windowed_nll_bpb(tiny_config):
     assert r2.tokens == 39 and r2.bytes == 78
 
 
+def test_lm_loss_is_the_mean_of_token_nll_over_the_mask(tiny_config):
+    torch.manual_seed(0)
+    model = Transformer(tiny_config)
+    x = torch.randint(0, tiny_config.vocab_size, (2, 12))
+    y = torch.randint(0, tiny_config.vocab_size, (2, 12))
+    mask = torch.zeros(2, 12, dtype=torch.int64)
+    mask[0, 3:], mask[1, 8:] = 1, 1
+    with torch.no_grad():
+        per_token = token_nll(model(x), y)
+        assert lm_loss(model, x, y, mask).item() == pytest.approx(float(per_token[mask.bool()].mean()), rel=1e-6)
+        assert lm_loss(model, x, y).item() == pytest.approx(float(per_token.mean()), rel=1e-6)
+
+
+def _windowed_reference(model, tokens, tb, context):
+    """windowed_nll as it was written before the shared sums (one window a batch, stride = context)."""
+    nll_sum = byte_nll = 0.0
+    n_bytes = n_tok = 0
+    with torch.no_grad():
+        for s, e, f in plan_windows(tokens.numel(), context, context):
+            x, y = tokens[None, s:e], tokens[None, s + 1:e + 1]
+            keep = (torch.arange(s, e) >= f)[None]
+            nll = F.cross_entropy(model(x).float().flatten(0, 1), y.flatten(), reduction="none").view_as(y) * keep
+            by = tb[y] * keep
+            nll_sum += float(nll.sum(dtype=torch.float64))
+            byte_nll += float((nll * (by > 0)).sum(dtype=torch.float64))
+            n_bytes += int(by.sum())
+            n_tok += int(keep.sum())
+    return nll_sum / n_tok, byte_nll / math.log(2) / n_bytes
+
+
+def _sft_eval_reference(model, ids, mask, tb, B):
+    """chatcli/training/sft.py's held-out evaluation as it was before it used rows_nll."""
+    nll = nbytes = ntok = bnll = 0.0
+    with torch.no_grad():
+        for i in range(0, min(len(ids), 256), B):
+            x = ids[i:i + B]
+            mk = mask[i:i + B, 1:].float()
+            y = x[:, 1:]
+            tok_nll = F.cross_entropy(model(x[:, :-1]).float().flatten(0, 1), y.flatten(), reduction="none").view_as(y) * mk
+            by = tb[y] * mk
+            nll += float(tok_nll.sum())
+            bnll += float((tok_nll * (by > 0)).sum())
+            ntok += float(mk.sum())
+            nbytes += float(by.sum())
+    return nll / max(1, ntok), bnll / math.log(2) / max(1, nbytes)
+
+
+def test_loss_and_bpb_figures_are_unchanged_by_the_one_implementation(tiny_config):
+    """windowed_nll (pretrain, eval) and rows_nll (SFT) give the figures their own copies used to give."""
+    torch.manual_seed(0)
+    model = Transformer(tiny_config).eval()
+    V = tiny_config.vocab_size
+    tb = torch.randint(0, 4, (V,))
+    tb[:3] = 0  # control ids carry no bytes
+    toks = torch.randint(0, V, (70,))
+    r = windowed_nll(model, toks, tb, context=16, batch_size=3)
+    loss, bpb = _windowed_reference(model, toks, tb, 16)
+    assert (r.loss, r.bpb) == (pytest.approx(loss, rel=1e-9), pytest.approx(bpb, rel=1e-9))
+    ids = torch.randint(0, V, (11, 9))
+    mask = (torch.rand(11, 9) > 0.4).long()
+    r = rows_nll(model, ids, mask, tb, batch_size=4)
+    loss, bpb = _sft_eval_reference(model, ids, mask, tb, 4)
+    assert r.tokens == int(mask[:, 1:].sum()) and r.bytes == int((tb[ids[:, 1:]] * mask[:, 1:]).sum())
+    assert (r.loss, r.bpb) == (pytest.approx(loss, rel=1e-6), pytest.approx(bpb, rel=1e-6))
+    assert rows_nll(model, ids, mask, tb, batch_size=4, max_rows=4).tokens == int(mask[:4, 1:].sum())
+    assert not model.training and rows_nll(model.train(), ids, mask, tb).tokens and model.training  # mode restored
+
+
 def test_state_roundtrip_is_exact(tmp_path, tiny_config):
     torch.manual_seed(0)
     model = Transformer(tiny_config)
     opts = build_optimizers(model, "muon", lr=1e-3, ns_dtype=torch.float32)
     x = torch.randint(0, tiny_config.vocab_size, (2, 16))
     for _ in range(2):
-        model.loss(x[:, :-1], x[:, 1:]).backward()
+        lm_loss(model, x[:, :-1], x[:, 1:]).backward()
         for o in opts:
             o.step()
             o.zero_grad()

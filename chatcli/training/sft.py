@@ -19,8 +19,11 @@ from chatcli.data.shards import token_byte_lengths
 from chatcli.errors import ChatcliError
 from chatcli.training.runner import RunOptions, Stage, check_fresh_out, run_stage, training_runtime
 from model.train.config import TrainConfig
+from model.train.evaluate import rows_nll
 from model.train.losses import lm_loss
 from tokenizer.chat import ChatTemplate
+
+VAL_ROWS = 256  # held-out conversations scored at each evaluation
 
 
 def render_docs(docs, template: ChatTemplate) -> list[tuple[list[int], list[int]]]:
@@ -99,26 +102,12 @@ def sft(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions
             x, y, mk = batch
             return lm_loss(m, x, y, mk), {}
 
-        @torch.no_grad()
         def evaluate(m) -> dict:
             if val_ids is None:
                 return {}
-            m.eval()
-            nll = nbytes = ntok = bnll = 0.0
-            for i in range(0, min(len(val_ids), 256), B):
-                x = torch.from_numpy(val_ids[i:i + B]).to(device)
-                mk = torch.from_numpy(val_mask[i:i + B, 1:]).to(device).float()  # (b, T)
-                y = x[:, 1:]
-                with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                    logits = m(x[:, :-1])  # (b, T, V)
-                tok_nll = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
-                                                            reduction="none").view_as(y) * mk  # (b, T)
-                by = tb[y] * mk  # (b, T)
-                nll += float(tok_nll.sum())
-                bnll += float((tok_nll * (by > 0)).sum())
-                ntok += float(mk.sum())
-                nbytes += float(by.sum())
-            return {"val_loss": nll / max(1, ntok), "val_bpb": bnll / np.log(2) / max(1, nbytes)}
+            r = rows_nll(m, torch.from_numpy(val_ids), torch.from_numpy(val_mask), tb, batch_size=B,
+                         max_rows=VAL_ROWS, device=device, autocast_dtype=dtype)
+            return {"val_loss": r.loss, "val_bpb": r.bpb}
 
         stage = Stage("sft", model, tok, cfg, get_batch, loss_fn, B * T, evaluate=evaluate,
                       prior_training=bundle.meta.get("training", {}),

@@ -2,7 +2,10 @@
 
 Windows of `context` tokens advance by `stride`; the first window scores every target, later ones
 score only targets no earlier window scored, so each target is scored once with up to
-context - stride tokens of history. bpb = sum NLL (nats) over byte-bearing targets / ln 2 / their bytes.
+context - stride tokens of history. `rows_nll` scores padded rows (SFT's held-out conversations)
+where their mask says. Both sum model.train.losses.token_nll through `_Sums` into one EvalResult,
+the one formula for loss and bits per byte:
+bpb = sum NLL (nats) over byte-bearing targets / ln 2 / their bytes.
 """
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+
+from model.train.losses import token_nll
 
 
 @dataclass
@@ -31,6 +35,33 @@ class EvalResult:
 
     def to_dict(self) -> dict:
         return {"loss": self.loss, "bpb": self.bpb, "tokens": self.tokens, "bytes": self.bytes}
+
+
+class _Sums:
+    """Running sums on the device (no host sync per batch) over the scored targets of each batch."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.nll = torch.zeros((), dtype=torch.float64, device=device)
+        self.byte_nll = torch.zeros((), dtype=torch.float64, device=device)
+        self.bytes = torch.zeros((), dtype=torch.int64, device=device)
+        self.tokens = torch.zeros((), dtype=torch.int64, device=device)
+
+    def add(self, logits: torch.Tensor, targets: torch.Tensor, keep: torch.Tensor, token_bytes: torch.Tensor) -> None:
+        """logits (B, T, V), targets (B, T), keep (B, T) (nonzero = scored), token_bytes (V,) on the device."""
+        keep = keep.bool()
+        nll = token_nll(logits, targets) * keep  # (B, T)
+        by = token_bytes[targets] * keep  # (B, T)
+        self.nll += nll.sum(dtype=torch.float64)
+        self.byte_nll += (nll * (by > 0)).sum(dtype=torch.float64)
+        self.bytes += by.sum()
+        self.tokens += keep.sum()
+
+    def result(self) -> EvalResult:
+        return EvalResult(float(self.nll), int(self.tokens), float(self.byte_nll), int(self.bytes))
+
+
+def _autocast(device: torch.device, dtype: torch.dtype):
+    return torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext()
 
 
 def plan_windows(n_tokens: int, context: int, stride: int) -> list[tuple[int, int, int]]:
@@ -53,18 +84,13 @@ def windowed_nll(model, tokens: torch.Tensor, token_bytes: torch.Tensor, *, cont
                  autocast_dtype: torch.dtype = torch.float32) -> EvalResult:
     """Evaluate model on tokens (N,) int64; token_bytes (V,) int64 gives each id's UTF-8 byte count."""
     stride = stride or context
-    res = EvalResult()
     if tokens.numel() < 2:
-        return res
+        return EvalResult()
     was_training = model.training
     model.eval()
     windows = plan_windows(tokens.numel(), context, stride)
     tb = token_bytes.to(device)
-    amp = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype != torch.float32
-           else contextlib.nullcontext())
-    nll_sum = torch.zeros((), dtype=torch.float64, device=device)
-    byte_nll = torch.zeros((), dtype=torch.float64, device=device)
-    n_bytes = torch.zeros((), dtype=torch.int64, device=device)
+    sums = _Sums(device)
     i = 0
     while i < len(windows):
         length = windows[i][1] - windows[i][0]
@@ -76,15 +102,28 @@ def windowed_nll(model, tokens: torch.Tensor, token_bytes: torch.Tensor, *, cont
         x = torch.stack([tokens[s:e] for s, e, _ in group]).to(device)  # (B, T)
         y = torch.stack([tokens[s + 1:e + 1] for s, e, _ in group]).to(device)  # (B, T)
         keep = torch.stack([torch.arange(s, e) >= f for s, e, f in group]).to(device)  # (B, T)
-        with amp:
+        with _autocast(device, autocast_dtype):
             logits = model(x)  # (B, T, V)
-        nll = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view_as(y)  # (B, T)
-        nll = nll * keep
-        by = tb[y] * keep  # (B, T)
-        nll_sum += nll.sum(dtype=torch.float64)
-        byte_nll += (nll * (by > 0)).sum(dtype=torch.float64)
-        n_bytes += by.sum()
-        res.tokens += int(keep.sum())
-    res.nll_sum, res.byte_nll_sum, res.bytes = float(nll_sum), float(byte_nll), int(n_bytes)
+        sums.add(logits, y, keep, tb)
     model.train(was_training)
-    return res
+    return sums.result()
+
+
+@torch.no_grad()
+def rows_nll(model, ids: torch.Tensor, mask: torch.Tensor, token_bytes: torch.Tensor, *, batch_size: int = 8,
+             max_rows: int | None = None, device: torch.device = torch.device("cpu"),
+             autocast_dtype: torch.dtype = torch.float32) -> EvalResult:
+    """Evaluate padded rows ids (N, L): inputs ids[:, :-1], targets ids[:, 1:], scored where mask[:, 1:]
+    is nonzero; the first max_rows rows only (all when None). token_bytes (V,) as for windowed_nll."""
+    was_training = model.training
+    model.eval()
+    tb = token_bytes.to(device)
+    sums = _Sums(device)
+    n = len(ids) if max_rows is None else min(len(ids), max_rows)
+    for i in range(0, n, batch_size):
+        x = ids[i:i + batch_size].to(device)  # (b, L)
+        with _autocast(device, autocast_dtype):
+            logits = model(x[:, :-1])  # (b, L-1, V)
+        sums.add(logits, x[:, 1:], mask[i:i + batch_size, 1:].to(device), tb)
+    model.train(was_training)
+    return sums.result()

@@ -1,4 +1,6 @@
-"""Losses over token tensors: masked next-token cross-entropy (SFT) and DPO."""
+"""The one copy of every per-token figure: next-token cross-entropy (mean, masked: the training
+loss of all three stages), per-token NLL (what evaluation and bits-per-byte sum), per-token and
+per-sequence log-probs, and DPO. model/train/evaluate.py sums token_nll into loss and bpb."""
 from __future__ import annotations
 
 import torch
@@ -16,12 +18,20 @@ def lm_loss(model, ids: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor 
     return F.cross_entropy(logits.flatten(0, 1), targets.reshape(-1), ignore_index=-1)
 
 
+def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log p(target) at every position, in fp32: (B, T) from logits (B, T, V) and targets (B, T)."""
+    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
+
+
+def token_logprobs(model, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(targets[t] | ids[:t+1]) for every position, (B, T); negative targets read as id 0."""
+    logp = torch.log_softmax(model(ids).float(), dim=-1)  # (B, T, V)
+    return logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T)
+
+
 def sequence_logprobs(model, ids: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Sum over masked positions of log p(target | prefix): (B,) from ids, targets, mask (B, T)."""
-    logits = model(ids).float()  # (B, T, V)
-    logp = torch.log_softmax(logits, dim=-1)  # (B, T, V)
-    tok = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T)
-    return (tok * mask).sum(-1)  # (B,)
+    return (token_logprobs(model, ids, targets) * mask).sum(-1)  # (B,)
 
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
