@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from chatcli.app import app
 from chatcli.bench import parse_shape
+from chatcli.errors import ChatcliError
+from model.config import ConfigError
 
 KEYS = {"prompt_tokens", "gen_tokens", "batch", "pp_tok_s", "tg_tok_s", "ttft_s", "pp_tok_s_sd", "tg_tok_s_sd",
         "ttft_s_sd", "model", "shape", "dtype", "device", "quantize", "compile"}
@@ -58,10 +60,18 @@ def test_parse_shape():
     assert (cfg.dim, cfg.n_layers, cfg.n_heads, cfg.vocab_size, cfg.n_kv_heads) == (288, 6, 6, 32000, 6)
     assert parse_shape("stories15m").ffn_hidden == 768
     assert parse_shape("d64,L5,H8,KV4,V512,F172,S512").ffn_hidden == 172
-    for bad in ("d288,L6", "x12", "d288,L6,H5", "huge"):
-        with pytest.raises(Exception) as e:
-            parse_shape(bad)
-        assert e.type.__name__ in ("ChatcliError", "ConfigError")
+
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    ("d288,L6", ChatcliError, "bad --shape 'd288,L6': missing n_heads"),
+    ("x12", ChatcliError, "bad --shape 'x12': expected a preset"),
+    ("huge", ChatcliError, "bad --shape 'huge': expected a preset"),
+    ("d288,L6,H5", ConfigError, r"dim \(288\) must be divisible by n_heads \(5\)"),
+])
+def test_parse_shape_errors_name_the_problem(bad, error, message):
+    with pytest.raises(error, match=message):
+        parse_shape(bad)
 
 
 @pytest.mark.parametrize("args, message", [

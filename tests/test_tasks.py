@@ -124,8 +124,8 @@ def test_builtin_test_slices_match_code():
     """Shipped slices of corpus-free families are exactly what the code regenerates (seed 0)."""
     for fam in build.CORPUS_FREE:
         path = build.TESTSETS_DIR / f"{fam}.jsonl"
-        if path.exists():
-            assert build.read_jsonl(path) == build.make_items(fam, "test", build.TEST_PER_FAMILY, 0)
+        assert path.is_file(), f"{path}: a corpus-free family's slice is not shipped"
+        assert build.read_jsonl(path) == build.make_items(fam, "test", build.TEST_PER_FAMILY, 0)
     from chatcli.tasks import load_test_items
     items = load_test_items()
     assert set(build.CORPUS_FREE) <= {it["family"] for it in items}
