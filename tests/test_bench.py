@@ -62,7 +62,6 @@ def test_parse_shape():
     assert parse_shape("d64,L5,H8,KV4,V512,F172,S512").ffn_hidden == 172
 
 
-
 @pytest.mark.parametrize("bad, error, message", [
     ("d288,L6", ChatcliError, "bad --shape 'd288,L6': missing n_heads"),
     ("x12", ChatcliError, "bad --shape 'x12': expected a preset"),
