@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from chatcli.training.runner import train_dtype  # noqa: E402
+from chatcli.device import train_dtype  # noqa: E402
 from model.config import ModelConfig  # noqa: E402
 from model.train.config import TrainConfig  # noqa: E402
 from model.train.loop import Counters, LoopHooks, run_loop  # noqa: E402

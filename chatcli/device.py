@@ -1,4 +1,4 @@
-"""Device and dtype selection, passed explicitly everywhere else."""
+"""Device and dtype selection (inference and training, one dtype table), passed explicitly everywhere else."""
 from __future__ import annotations
 
 import torch
@@ -35,12 +35,27 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
+          "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+
+
+def named_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ChatcliError(f"unknown dtype {name!r} (use auto, fp32, bf16 or fp16)")
+    return DTYPES[name]
+
+
 def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
     """Compute dtype for inference: 'auto' is bf16 on CUDA, fp32 elsewhere."""
-    table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
-             "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
     if name in (None, "", "auto"):
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if name not in table:
-        raise ChatcliError(f"unknown dtype {name!r} (use auto, fp32, bf16 or fp16)")
-    return table[name]
+    return named_dtype(name)
+
+
+def train_dtype(name: str | None, device: torch.device) -> torch.dtype:
+    """Autocast dtype for training: auto = bf16 on CUDA and on CPUs with native bf16, else fp32."""
+    if name in (None, "", "auto"):
+        if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()):
+            return torch.bfloat16
+        return torch.float32
+    return named_dtype(name)

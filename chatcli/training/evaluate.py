@@ -8,9 +8,8 @@ import torch
 from chatcli.bundle import load_bundle
 from chatcli.data.shards import token_byte_lengths
 from chatcli.data.sources import iter_file
-from chatcli.device import resolve_device
+from chatcli.device import resolve_device, train_dtype
 from chatcli.errors import ChatcliError
-from chatcli.training.runner import train_dtype
 from model.train.evaluate import windowed_nll
 
 

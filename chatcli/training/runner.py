@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from chatcli.bundle import save_bundle
-from chatcli.device import cpu_has_bf16, resolve_device
+from chatcli.device import resolve_device, train_dtype
 from chatcli.errors import ChatcliError
 from chatcli.training.reporting import Reporter, plot_losses, truncate_metrics
 from model.train.config import TrainConfig
@@ -22,9 +22,6 @@ from model.train.ddp import DistInfo, barrier, init_distributed, shutdown, wrap
 from model.train.loop import Counters, LoopHooks, run_loop
 from model.train.optim import build_optimizers
 from model.train.state import has_state, load_state, save_state
-
-DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
-          "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 
 
 @dataclass
@@ -49,17 +46,6 @@ class Stage:
     evaluate: Callable[[torch.nn.Module], dict] | None = None
     prior_training: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # extra fields for this stage's metadata entry
-
-
-def train_dtype(name: str, device: torch.device) -> torch.dtype:
-    """Autocast dtype for training: auto = bf16 on CUDA and on CPUs with native bf16, else fp32."""
-    if name in (None, "", "auto"):
-        if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()):
-            return torch.bfloat16
-        return torch.float32
-    if name not in DTYPES:
-        raise ChatcliError(f"unknown dtype {name!r} (use auto, fp32, bf16 or fp16)")
-    return DTYPES[name]
 
 
 def setup_runtime(opts: RunOptions, seed: int) -> tuple[DistInfo, torch.device, torch.dtype]:
