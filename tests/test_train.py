@@ -31,6 +31,13 @@ def test_wsd_schedule_shape():
         lr_factor(0, 10, 0, "linear")
 
 
+def test_constant_schedule_is_flat_after_warmup():
+    f = [lr_factor(s, 50, 4, "constant", min_ratio=0.1) for s in range(60)]
+    assert f[:4] == [0.25, 0.5, 0.75, 1.0]  # the same linear warmup as the others
+    assert all(x == 1.0 for x in f[4:])  # then never decays, not even past max_steps
+    assert [lr_factor(s, 50, 0, "constant") for s in (0, 49)] == [1.0, 1.0]
+
+
 def test_newton_schulz_orthogonalises():
     torch.manual_seed(0)
     G = torch.randn(32, 64)

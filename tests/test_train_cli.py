@@ -7,6 +7,7 @@ import math
 import random
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from chatcli.app import app
@@ -159,6 +160,61 @@ def test_same_seed_same_run_and_no_accidental_overwrite(tmp_path, data, base, sf
         [x["train_loss"] for x in rows(sft / "metrics.jsonl") if "train_loss" in x]
     r = run("train", "sft", data / "chat.jsonl", "--model", base, "--max-steps", 4, "--out", again, *COMMON)
     assert r.exit_code == 1 and "--resume" in r.output
+
+
+def test_sft_packs_conversations_by_default(tmp_path, data, base, monkeypatch):
+    """Without --padding, SFT rows are windows of one stream of rendered conversations: they cross
+    conversation boundaries, and the mask learns only assistant replies and their <|end|>."""
+    from chatcli.training import sft as sft_stage
+    from chatcli.training.runner import RunOptions
+    from model.train.config import TrainConfig
+    r = run("train", "sft", data / "chat.jsonl", "--model", base, "--max-steps", 2, "--out", tmp_path / "cli", "-b", 4,
+            *COMMON)
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "cli" / "config.json").read_text())["training"]["stages"][1]["packing"] is True
+    seen = []
+    monkeypatch.setattr(sft_stage, "run_stage", lambda stage, *a: seen.append(stage) or {})
+    sft_stage.sft([str(data / "chat.jsonl")], base, TrainConfig(max_steps=1, batch_size=6, context=32),
+                  RunOptions(out=tmp_path / "api", device="cpu", dtype="fp32"))
+    stage = seen[0]
+    assert stage.info["packing"] is True
+    x, y, m = stage.get_batch(0, 0)
+    assert x.shape == y.shape == m.shape == (6, 32) and torch.equal(x[:, 1:], y[:, :-1])
+    tok = load_bundle(base).tokenizer
+    assert (x[:, 1:] == tok.bos_id).any()  # a new conversation starts inside a row
+    s = tok.special
+    learned, given = y[m.bool()].tolist(), y[~m.bool()].tolist()
+    assert learned and not {tok.bos_id, s["<|user|>"], s["<|assistant|>"], s["<|system|>"]} & set(learned)
+    assert s["<|end|>"] in learned and s["<|end|>"] in given  # replies' ends are learned, the user's are not
+    assert stage.get_batch(0, 0)[0].tolist() == x.tolist() and stage.get_batch(1, 0)[0].tolist() != x.tolist()
+
+
+def test_sft_time_budget_ends_the_run_and_drives_the_schedule(tmp_path, data, base, monkeypatch):
+    """--time-budget: the lr schedule's position is the fraction of the budget spent, and the run stops
+    once the budget is spent, long before --max-steps (the loop's clock is a fake: 1 s a reading)."""
+    import types
+
+    from model.train import loop
+    from model.train.config import TrainConfig
+    from model.train.schedule import lr_factor
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    out = tmp_path / "timed"
+    r = run("train", "sft", data / "chat.jsonl", "--model", base, "--max-steps", 1000, "--out", out, "-b", 2,
+            "--time-budget", 12, "--warmup", 0, "--lr", 1e-3, "--eval-every", 0, *COMMON[:-2], "--log-every", 1)
+    assert r.exit_code == 0, r.output
+    m = rows(out / "metrics.jsonl")
+    train = [x for x in m if "train_loss" in x]
+    assert 3 <= len(train) <= 12 and train[-1]["time_s"] >= 12 > train[-2]["time_s"]  # stopped by the clock
+    cfg = TrainConfig()
+    spent = [0.0] + [x["time_s"] for x in train[:-1]]  # the clock when each step set its lr
+    for row, t in zip(train, spent):
+        want = 1e-3 * lr_factor(int(1000 * t / 12), 1000, 0, "cosine", cfg.min_lr_ratio, cfg.decay_frac)
+        assert row["lr"] == pytest.approx(want)
+    assert train[-1]["lr"] < 0.3 * train[0]["lr"]  # most of the cosine done in a handful of steps
+    assert any("val_loss" in x and x["step"] == train[-1]["step"] for x in m)  # evaluated at the early end
+    meta = json.loads((out / "config.json").read_text())["training"]["stages"][-1]
+    assert meta["steps"] == len(train) == train[-1]["step"]
 
 
 def test_input_errors_are_one_line(tmp_path, data, tokenizer):
