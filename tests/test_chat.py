@@ -211,6 +211,29 @@ def test_oneshot_json_schema_and_join_rule(model_dir, tokenizer):
     assert again["text"] == drawn["text"]
 
 
+def test_chat_system_prompt_reaches_the_rendered_prompt(model_dir, tokenizer, monkeypatch):
+    """--system: the ids given to the decoder are the template's rendering of [system, user]."""
+    import model.generate as gen
+    from tokenizer.chat import ChatTemplate
+    prompts = []
+    real = gen.decode_n
+
+    def spy(engine, ids, *a, **k):
+        prompts.append(list(ids))
+        return real(engine, ids, *a, **k)
+    monkeypatch.setattr(gen, "decode_n", spy)
+    r = run(["--model", str(model_dir), "--system", "You are terse.", "--seed", "1", "-n", "3", "hello there"])
+    assert r.exit_code == 0, r.stderr
+    want = ChatTemplate(tokenizer).render_prompt([{"role": "system", "content": "You are terse."},
+                                                  {"role": "user", "content": "hello there"}])
+    assert prompts == [want]
+    r = run(["--model", str(model_dir), "--seed", "1", "-n", "3", "hello there"])
+    assert r.exit_code == 0 and prompts[-1] == ChatTemplate(tokenizer).render_prompt(
+        [{"role": "user", "content": "hello there"}])
+    r = run(["--model", str(model_dir), "--raw", "--system", "x", "hi"])
+    assert r.exit_code == 1 and "--system needs the chat template" in r.stderr
+
+
 def test_oneshot_determinism_and_greedy(model_dir):
     base = ["--model", str(model_dir), "--json", "-n", "20", "--temperature", "1.3", "--top-p", "1", "hello"]
     a, b = js(run([*base, "--seed", "7"])), js(run([*base, "--seed", "7"]))
