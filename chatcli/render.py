@@ -1,4 +1,6 @@
-"""Terminal output helpers: rich on a TTY, plain text elsewhere, NO_COLOR honoured.
+"""Terminal output: the one rich Console factory (`make_console`) and the one colour rule
+(`color_allowed`: a terminal, and NO_COLOR unset). Every console of chatcli comes from here: the
+chat UI, `inspect`, `logs`, `bench`, training progress bars.
 
 stdout carries only answers; progress, stats and notices go to stderr.
 """
@@ -20,15 +22,21 @@ def color_allowed(stream=None) -> bool:
         return False
 
 
+def make_console(stream) -> Console:
+    """A Console writing to stream. Where colour is not allowed it has no colour system at all, so it
+    writes no escape codes (rich's no_color alone still writes bold and dim); no_color is set too,
+    for the callers that choose between a coloured and a plain rendering."""
+    plain = not color_allowed(stream)
+    return Console(file=stream, highlight=False, soft_wrap=True, no_color=plain,
+                   color_system=None if plain else "auto")
+
+
 def out_console() -> Console:
-    """Console on stdout: colour and markup only on a terminal (rich itself honours NO_COLOR)."""
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True,
-                   force_terminal=None, no_color=not color_allowed(sys.stdout))
+    return make_console(sys.stdout)
 
 
 def err_console() -> Console:
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True, stderr=True,
-                   no_color=not color_allowed(sys.stderr))
+    return make_console(sys.stderr)
 
 
 def notice(message: str) -> None:

@@ -1,19 +1,17 @@
 """Terminal side-channel for chat: dim notices, errors and tables on stderr (stdout stays the answer),
 and WordWrap, which breaks a streamed answer between words when stdout is a terminal.
 
-Styles (dim, bold, red) only when stderr is a terminal and NO_COLOR is unset.
+Styles (dim, bold, red) only when stderr is a terminal and NO_COLOR is unset (chatcli.render's rule).
 Messages are escaped so text like "[x]" is never taken for rich markup.
 """
 from __future__ import annotations
 
 import re
-import sys
 
 from rich.cells import cell_len
-from rich.console import Console
 from rich.markup import escape
 
-from chatcli.render import color_allowed
+from chatcli.render import err_console
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -86,10 +84,7 @@ class WordWrap:
 
 class UI:
     def __init__(self) -> None:
-        # NO_COLOR or not a terminal: no escape codes at all (rich's no_color alone keeps dim/bold)
-        plain = not color_allowed(sys.stderr)
-        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, stderr=True,
-                           color_system=None if plain else "auto")
+        self.err = err_console()  # NO_COLOR or not a terminal: no escape codes at all
 
     def dim(self, msg: str) -> None:
         self.err.print(f"[dim]{escape(msg)}[/dim]")
