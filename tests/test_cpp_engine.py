@@ -103,6 +103,23 @@ def test_make_engine_cpp_and_auto_once_built(ext):
     assert notes == []  # nothing compiled, auto never complains
 
 
+BENCH = ["bench", "--shape", "d32,L1,H2,V100,S32", "--prompt-tokens", "4", "--gen-tokens", "3", "-r", "1",
+         "--device", "cpu", "--engine", "cpp", "--json"]
+
+
+@pytest.mark.slow
+def test_bench_engine_cpp_names_it(ext):
+    import json
+
+    from typer.testing import CliRunner
+
+    from chatcli.app import app
+    result = CliRunner().invoke(app, BENCH)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["engine"] == "cpp"
+    assert "engine cpp" in result.stderr and "asked for" not in result.stderr
+
+
 # ---- default run: nothing compiles -------------------------------------------------------------------
 
 
@@ -138,6 +155,25 @@ def test_cpp_unsuitable_model_falls_back_with_one_notice(tmp_path, monkeypatch):
     notes.clear()
     assert make_engine(Transformer(CFG).eval(), "cpp", batch=2, notify=notes.append).name == "fast"
     assert len(notes) == 1 and "batch 1" in notes[0]
+
+
+def test_bench_engine_cpp_falls_back_with_one_notice(monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    import model.cpp_ext as cpp_ext
+    from chatcli.app import app
+
+    def broken(build=True, notify=None):
+        raise cpp_ext.CppUnavailable("no C++ compiler found (install g++ or set CXX)")
+
+    monkeypatch.setattr(cpp_ext, "load_extension", broken)
+    result = CliRunner().invoke(app, BENCH)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["engine"] == "fast"
+    assert result.stderr.count("C++ decode step unavailable") == 1
+    assert "engine fast (asked for cpp)" in result.stderr and "Traceback" not in result.output
 
 
 def test_auto_picks_fast_when_not_built(tmp_path, monkeypatch):
