@@ -4,7 +4,8 @@ Each configuration (prompt tokens, generated tokens, batch) is run once as a war
 `repetitions` times; prefill tok/s (pp), decode tok/s (tg) and time to first token are reported as
 mean and sample standard deviation, in the style of llama-bench. Decoding is greedy through the
 one decode loop (model.generate.decode_steps) on the engine that model.compiled.make_engine picks
-(`--engine auto` by default; the header and every row name the engine that actually ran), with
+(`--engine auto` by default; `--engine cpp` builds the C++ step first if needed; the header and every
+row name the engine that actually ran, which after a fallback is not the one asked for), with
 no host sync until the end of a run (the argmax stays on the device).
 """
 from __future__ import annotations
@@ -61,10 +62,10 @@ class BenchSpec:
     batch: list[int] = field(default_factory=lambda: [1])
     repetitions: int = 5
     compile: bool = False  # the same as engine "compiled"
-    engine: str = "auto"  # model.compiled.KINDS: auto, compiled, fast, reference
+    engine: str = "auto"  # model.compiled.KINDS: auto, compiled, cpp, fast, reference
 
 
-ENGINES = ("auto", "compiled", "fast", "reference")
+ENGINES = ("auto", "compiled", "cpp", "fast", "reference")  # = model.compiled.KINDS
 
 
 def build_engine(model, engine: str = "auto", *, batch: int = 1, notify=None):

@@ -10,9 +10,12 @@ Prefill stays eager (its length varies). The engine owns one static cache per ba
 cache it hands out is always that one, and a step only reads positions <= pos (masked).
 
 `make_engine(model, kind)` is how callers pick a decode path: "reference", "fast", "compiled",
-or "auto" (compiled on CUDA, fast on CPU, where the measured compiled step did not win at our
-sizes: see benchmarks/RESULTS.md). When compiling fails (no C++ compiler, an unsupported op) it
-falls back to the fast engine and says so once through `notify`.
+"cpp" (model.cpp_ext: the whole batch-1 fp32 CPU step as one C++ call, built once into the user
+cache), or "auto": compiled on CUDA; on the CPU cpp when the model is fp32, batch 1 and the C++
+step is already built (auto never compiles), else fast (the measured compiled step did not win at
+our sizes: see benchmarks/RESULTS.md). When compiling fails (no C++ compiler, an unsupported op)
+or the model does not suit the engine asked for, it falls back to the fast engine and says so once
+through `notify`.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import torch
 from model.fast import FastDecoder
 from model.kv_cache import KVCache
 
-KINDS = ("auto", "compiled", "fast", "reference")
+KINDS = ("auto", "compiled", "cpp", "fast", "reference")
 
 
 class CompileUnavailable(RuntimeError):
@@ -75,6 +78,20 @@ class CompiledDecoder:
             raise CompileUnavailable(f"{type(e).__name__}: {first[:160]}") from e
 
 
+def _cpp_engine(fast: FastDecoder, batch: int, *, build: bool, notify: Callable[[str], None]):
+    """The cpp engine over fast, or None (with one notice when it was asked for by name)."""
+    from model.cpp_ext import CppDecoder, load_extension, supported
+    why = "it decodes batch 1 only" if batch != 1 else supported(fast)
+    if why is None:
+        try:
+            return CppDecoder(fast, load_extension(build=build, notify=notify))
+        except RuntimeError as e:  # CppUnavailable, or a shape the C++ step refuses
+            why = str(e)
+    if build:
+        notify(f"C++ decode step unavailable ({why}); using the fast engine")
+    return None
+
+
 def make_engine(model, kind: str = "auto", *, batch: int = 1, notify: Callable[[str], None] | None = None):
     """The decode engine of `kind` for a Transformer (int8-quantized or not); see module docstring."""
     from model.engine import ReferenceEngine
@@ -82,7 +99,10 @@ def make_engine(model, kind: str = "auto", *, batch: int = 1, notify: Callable[[
         raise ValueError(f"unknown engine {kind!r} (use {', '.join(KINDS)})")
     if kind == "reference":
         return ReferenceEngine(model)
+    say = notify or (lambda m: None)
     fast = FastDecoder(model)
+    if kind == "cpp" or (kind == "auto" and fast.device.type == "cpu"):
+        return _cpp_engine(fast, batch, build=kind == "cpp", notify=say) or fast
     if kind == "fast" or (kind == "auto" and fast.device.type != "cuda"):
         return fast
     try:
@@ -90,5 +110,5 @@ def make_engine(model, kind: str = "auto", *, batch: int = 1, notify: Callable[[
         engine.warm_up()
         return engine
     except CompileUnavailable as e:
-        (notify or (lambda m: None))(f"compiled decode step unavailable ({e}); using the fast engine")
+        say(f"compiled decode step unavailable ({e}); using the fast engine")
         return FastDecoder(model)

@@ -1,14 +1,22 @@
 """CppDecoder: FastDecoder's weights with decode_one as one C++ call (model/csrc/decode_step.cpp), and its build.
 
-The extension is built with torch.utils.cpp_extension.load into the user cache
-($CHATCLI_CACHE_DIR, else $XDG_CACHE_HOME/chatcli, else ~/.cache/chatcli)/cpp/<hash of source, torch version,
-machine>; a second load of the same source reuses that build. Batch 1, fp32 only; prefill stays FastDecoder's.
+The extension is built once with torch.utils.cpp_extension.load (about a minute) into the user cache
+($CHATCLI_CACHE_DIR, else $XDG_CACHE_HOME/chatcli, else ~/.cache/chatcli)/cpp/<key>, the key a hash of the
+source, the flags, torch's and Python's versions and this CPU (the build uses -march=native). A later load
+imports that build's module file directly (no compiler, no ninja, no setuptools import), so `is_built()`
+tells a caller whether using the engine would compile. The module is named chatcli_decode_<key>, which is
+also the TORCH_EXTENSION_NAME its PYBIND11_MODULE is compiled under, so every build has its own name.
+Batch 1, fp32 on the CPU only; prefill stays FastDecoder's.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import platform
+import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -18,23 +26,111 @@ from model.kv_cache import KVCache
 
 SOURCE = Path(__file__).parent / "csrc" / "decode_step.cpp"
 FLAGS = ["-O3", "-march=native", "-fopenmp"]
+BUILD_NOTICE = "compiling the C++ decode step once (about a minute; later runs reuse it)"
+
+
+class CppUnavailable(RuntimeError):
+    """The C++ decode step cannot be built or loaded here (no compiler, a failed build, not built yet)."""
+
+
+def _cpu_id() -> bytes:
+    """What -march=native depends on: the CPU's feature flags where /proc/cpuinfo has them."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.encode()
+    except OSError:
+        pass
+    return platform.processor().encode()
 
 
 def build_dir() -> Path:
     root = os.environ.get("CHATCLI_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "chatcli")
     key = hashlib.sha256(SOURCE.read_bytes() + torch.__version__.encode() + platform.machine().encode()
-                         + " ".join(FLAGS).encode()).hexdigest()[:16]
+                         + sys.version.encode() + _cpu_id() + " ".join(FLAGS).encode()).hexdigest()[:16]
     return Path(root) / "cpp" / key
 
 
-def load_extension():
-    """Build (first time, about a minute) or reuse the compiled step module."""
-    from torch.utils.cpp_extension import load
+def module_name(d: Path | None = None) -> str:
+    return "chatcli_decode_" + (d or build_dir()).name
+
+
+def module_path(d: Path | None = None) -> Path:
+    """The built module file (torch.utils.cpp_extension names it <name>.so, .pyd on Windows)."""
+    d = d or build_dir()
+    return d / (module_name(d) + (".pyd" if os.name == "nt" else ".so"))
+
+
+def is_built() -> bool:
+    """Whether loading the extension would reuse a finished build (no compiling)."""
+    return module_path().is_file()
+
+
+def _checked(mod):
+    if not hasattr(mod, "DecodeStep"):
+        raise CppUnavailable(f"{getattr(mod, '__file__', mod)} has no DecodeStep (a stale or foreign build)")
+    return mod
+
+
+def _import(name: str, path: Path):
+    if name in sys.modules:
+        return _checked(sys.modules[name])
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CppUnavailable(f"cannot import {path}")
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+    except ImportError as e:
+        raise CppUnavailable(f"cannot import {path}: {e}") from e
+    sys.modules[name] = mod
+    return _checked(mod)
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+
+
+def load_extension(build: bool = True, notify: Callable[[str], None] | None = None):
+    """The compiled step module: a finished build imported as is, else (build=True) compiled first.
+
+    Raises CppUnavailable when it is not built and build is False, or when building fails; notify (if
+    given) hears BUILD_NOTICE once before a compile starts.
+    """
     d = build_dir()
+    name, path = module_name(d), module_path(d)
+    if path.is_file():
+        return _import(name, path)
+    if not build:
+        raise CppUnavailable("not built yet (`chatcli bench --engine cpp` builds it)")
+    if _compiler() is None:
+        raise CppUnavailable("no C++ compiler found (install g++ or set CXX)")
+    if notify:
+        notify(BUILD_NOTICE)
+    from torch.utils.cpp_extension import load
     d.mkdir(parents=True, exist_ok=True)
-    return load("chatcli_decode_" + d.name, [str(SOURCE)], build_directory=str(d), extra_cflags=FLAGS,
-                extra_ldflags=["-fopenmp"], verbose=False)
+    try:
+        mod = load(name, [str(SOURCE)], build_directory=str(d), extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
+                   verbose=False)
+    except Exception as e:  # compiler errors, a missing ninja, a failed import: all mean "not here"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CppUnavailable(f"building the C++ decode step failed ({type(e).__name__}: {first[:160]})") from e
+    sys.modules.setdefault(name, mod)
+    return _checked(mod)
+
+
+def supported(fast: FastDecoder) -> str | None:
+    """None when the cpp engine can run this decoder, else why not."""
+    if fast.device.type != "cpu":
+        return f"it runs on the CPU only, not {fast.device.type}"
+    if fast.dtype != torch.float32:
+        return f"it runs fp32 only, not {str(fast.dtype).replace('torch.', '')}"
+    kernels = [k for layer in fast.layers for k in layer[1:] if not isinstance(k, torch.Tensor)] + [fast.head]
+    if not all(hasattr(k, "wt") for k in kernels):
+        return "it runs unquantized weights only, not int8"
+    return None
 
 
 class CppDecoder:
@@ -43,8 +139,9 @@ class CppDecoder:
     name = "cpp"
 
     def __init__(self, fast: FastDecoder, ext=None) -> None:
-        if fast.dtype != torch.float32 or fast.device.type != "cpu":
-            raise ValueError("the cpp engine runs fp32 on the CPU only")
+        why = supported(fast)
+        if why:
+            raise ValueError(f"the cpp engine cannot run this model: {why}")
         ext = ext or load_extension()
         self.fast, self.config, self.dtype = fast, fast.config, fast.dtype
         ws = [t for (an, qkv, wo, fn, w13, w2) in fast.layers
@@ -66,4 +163,6 @@ class CppDecoder:
     def decode_one(self, token: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
         if token.numel() != 1:
             return self.fast.decode_one(token, pos, cache)  # (B, V): the C++ step is batch 1
+        if pos >= self.config.max_seq_len:
+            raise ValueError(f"position {pos} exceeds max_seq_len {self.config.max_seq_len}")
         return self._step.step(int(token), pos, cache.k, cache.v)  # (1, V)

@@ -32,8 +32,10 @@ def make_corpus(n_docs: int = 200, seed: int = 0) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _private_chatcli_home(tmp_path_factory, monkeypatch):
-    """Every test (and every process it starts) logs conversations under a tmp dir, never the real home."""
+    """Every test (and every process it starts) logs conversations under a tmp dir, never the real home,
+    and sees an empty build cache (a C++ decode step the user built must not change what `auto` picks)."""
     monkeypatch.setenv("CHATCLI_HOME", str(tmp_path_factory.mktemp("chatcli-home")))
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path_factory.mktemp("chatcli-cache")))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,10 @@
-"""The C++ decode step (model.cpp_ext) against FastDecoder on a tiny GQA model: same greedy tokens, close logits."""
+"""The C++ decode step (model.cpp_ext) and its place in model.compiled.make_engine.
+
+Slow-marked (they compile the extension, about a minute): the step against FastDecoder on tiny MHA, GQA
+and MQA models up to the last position (same greedy tokens, close logits and caches), and `--engine cpp`
+building it. In the default run (nothing compiles): the fallback when the build fails, `auto` picking fast
+while nothing is built, and the engine lists agreeing.
+"""
 from __future__ import annotations
 
 import shutil
@@ -10,37 +16,204 @@ from model.config import ModelConfig
 from model.fast import FastDecoder
 from model.transformer import Transformer
 
-# work in progress (not wired into make_engine yet); its build takes about a minute, so it stays out of the default run
-pytestmark = pytest.mark.slow
-
 CFG = ModelConfig(vocab_size=200, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_hidden=96, max_seq_len=80)
+SHAPES = {
+    "gqa": CFG,
+    "mha": ModelConfig(vocab_size=130, dim=48, n_layers=2, n_heads=3, n_kv_heads=3, ffn_hidden=70, max_seq_len=40),
+    "mqa": ModelConfig(vocab_size=300, dim=96, n_layers=1, n_heads=6, n_kv_heads=1, ffn_hidden=100, max_seq_len=48),
+}
 
 
 @pytest.fixture(scope="session")
-def ext(tmp_path_factory):
+def ext_cache(tmp_path_factory):
+    """A private cache dir with the extension built into it (once per session)."""
     if shutil.which("g++") is None and shutil.which("c++") is None:
         pytest.skip("no C++ compiler")
     mp = pytest.MonkeyPatch()
-    mp.setenv("CHATCLI_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    d = tmp_path_factory.mktemp("cache")
+    mp.setenv("CHATCLI_CACHE_DIR", str(d))
     from model.cpp_ext import load_extension
     try:
-        yield load_extension()
+        yield d, load_extension()
     finally:
         mp.undo()
 
 
-@pytest.mark.skip(reason="WIP: module built by load_extension lacks DecodeStep (a direct load works); unresolved")
-def test_cpp_step_matches_fast(ext):
+@pytest.fixture
+def ext(ext_cache, monkeypatch):
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(ext_cache[0]))
+    return ext_cache[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_cpp_step_matches_fast(ext, shape):
     from model.cpp_ext import CppDecoder
+    cfg = SHAPES[shape]
     torch.manual_seed(0)
-    fast = FastDecoder(Transformer(CFG).eval())
+    fast = FastDecoder(Transformer(cfg).eval())
     cpp = CppDecoder(fast, ext)
-    c1, c2 = fast.new_cache(1, 80), cpp.new_cache(1, 80)
+    S = cfg.max_seq_len
+    c1, c2 = fast.new_cache(1, S), cpp.new_cache(1, S)
     ids = torch.tensor([[1, 5, 9, 3]])  # (1, 4)
     fast.prefill(ids, 0, c1)
     tok = cpp.prefill(ids, 0, c2).argmax(-1)  # (1,)
-    for pos in range(4, 24):
+    for pos in range(4, S):  # up to the last position of the context
         a, b = fast.decode_one(tok, pos, c1), cpp.decode_one(tok, pos, c2)  # (1, V)
-        assert torch.allclose(a, b, atol=1e-4)
+        assert b.shape == a.shape
+        assert torch.allclose(a, b, atol=1e-4), (pos, (a - b).abs().max())
         assert a.argmax(-1).item() == b.argmax(-1).item()
         tok = a.argmax(-1)
+    assert torch.allclose(c1.k, c2.k, atol=1e-5) and torch.allclose(c1.v, c2.v, atol=1e-5)
+    with pytest.raises(ValueError):
+        cpp.decode_one(tok, S, c2)
+
+
+@pytest.mark.slow
+def test_cpp_step_short_cache_and_batches(ext):
+    """A cache shorter than the context (as decode_n allocates it) works; batch > 1 goes through fast."""
+    from model.cpp_ext import CppDecoder
+    torch.manual_seed(1)
+    fast = FastDecoder(Transformer(CFG).eval())
+    cpp = CppDecoder(fast, ext)
+    c1, c2 = fast.new_cache(1, 12), cpp.new_cache(1, 12)
+    ids = torch.tensor([[7, 8, 9]])  # (1, 3)
+    tok = fast.prefill(ids, 0, c1).argmax(-1)  # (1,)
+    cpp.prefill(ids, 0, c2)
+    for pos in range(3, 12):
+        a, b = fast.decode_one(tok, pos, c1), cpp.decode_one(tok, pos, c2)  # (1, V)
+        assert torch.allclose(a, b, atol=1e-4)
+        tok = a.argmax(-1)
+    cb = cpp.new_cache(2, 8)
+    assert cpp.prefill(torch.tensor([[1, 2], [3, 4]]), 0, cb).shape == (2, CFG.vocab_size)
+    assert cpp.decode_one(torch.tensor([5, 6]), 2, cb).shape == (2, CFG.vocab_size)
+
+
+@pytest.mark.slow
+def test_make_engine_cpp_and_auto_once_built(ext):
+    from model.compiled import make_engine
+    from model.cpp_ext import is_built
+    assert is_built()
+    model = Transformer(CFG).eval()
+    notes: list[str] = []
+    assert make_engine(model, "cpp", notify=notes.append).name == "cpp"
+    assert make_engine(model, "auto", notify=notes.append).name == "cpp"  # built: auto uses it
+    assert make_engine(model, "auto", batch=2, notify=notes.append).name == "fast"
+    assert make_engine(model.to(torch.bfloat16), "auto", notify=notes.append).name == "fast"
+    assert notes == []  # nothing compiled, auto never complains
+
+
+BENCH = ["bench", "--shape", "d32,L1,H2,V100,S32", "--prompt-tokens", "4", "--gen-tokens", "3", "-r", "1",
+         "--device", "cpu", "--engine", "cpp", "--json"]
+
+
+@pytest.mark.slow
+def test_bench_engine_cpp_names_it(ext):
+    import json
+
+    from typer.testing import CliRunner
+
+    from chatcli.app import app
+    result = CliRunner().invoke(app, BENCH)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["engine"] == "cpp"
+    assert "engine cpp" in result.stderr and "asked for" not in result.stderr
+
+
+# ---- default run: nothing compiles -------------------------------------------------------------------
+
+
+def test_cpp_fallback_when_build_fails(tmp_path, monkeypatch):
+    import model.cpp_ext as cpp_ext
+    from model.compiled import make_engine
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path))
+
+    def broken(build=True, notify=None):
+        raise cpp_ext.CppUnavailable("building the C++ decode step failed (CompileError: boom)")
+
+    monkeypatch.setattr(cpp_ext, "load_extension", broken)
+    notes: list[str] = []
+    torch.manual_seed(0)
+    model = Transformer(CFG).eval()
+    engine = make_engine(model, "cpp", notify=notes.append)
+    assert engine.name == "fast"
+    assert len(notes) == 1 and "C++ decode step unavailable" in notes[0] and "boom" in notes[0]
+    cache = engine.new_cache(1, 8)
+    logits = engine.prefill(torch.tensor([[1, 2, 3]]), 0, cache)  # (1, V)
+    assert logits.shape == (1, CFG.vocab_size) and torch.isfinite(logits).all()
+    assert engine.decode_one(logits.argmax(-1), 3, cache).shape == (1, CFG.vocab_size)
+
+
+def test_cpp_unsuitable_model_falls_back_with_one_notice(tmp_path, monkeypatch):
+    import model.cpp_ext as cpp_ext
+    from model.compiled import make_engine
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cpp_ext, "load_extension", lambda **k: pytest.fail("must not load for bf16"))
+    notes: list[str] = []
+    engine = make_engine(Transformer(CFG).to(torch.bfloat16).eval(), "cpp", notify=notes.append)
+    assert engine.name == "fast" and len(notes) == 1 and "fp32" in notes[0]
+    notes.clear()
+    assert make_engine(Transformer(CFG).eval(), "cpp", batch=2, notify=notes.append).name == "fast"
+    assert len(notes) == 1 and "batch 1" in notes[0]
+
+
+def test_bench_engine_cpp_falls_back_with_one_notice(monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    import model.cpp_ext as cpp_ext
+    from chatcli.app import app
+
+    def broken(build=True, notify=None):
+        raise cpp_ext.CppUnavailable("no C++ compiler found (install g++ or set CXX)")
+
+    monkeypatch.setattr(cpp_ext, "load_extension", broken)
+    result = CliRunner().invoke(app, BENCH)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["engine"] == "fast"
+    assert result.stderr.count("C++ decode step unavailable") == 1
+    assert "engine fast (asked for cpp)" in result.stderr and "Traceback" not in result.output
+
+
+def test_auto_picks_fast_when_not_built(tmp_path, monkeypatch):
+    from model.compiled import make_engine
+    from model.cpp_ext import CppUnavailable, is_built, load_extension
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("torch.utils.cpp_extension.load", lambda *a, **k: pytest.fail("auto must not compile"))
+    assert not is_built()
+    notes: list[str] = []
+    assert make_engine(Transformer(CFG).eval(), "auto", notify=notes.append).name == "fast"
+    assert notes == []
+    with pytest.raises(CppUnavailable, match="not built"):
+        load_extension(build=False)
+    assert not (tmp_path / "cpp").exists()  # nothing was created either
+
+
+def test_stale_build_without_decode_step_is_refused(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    import model.cpp_ext as cpp_ext
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path))
+    path = cpp_ext.module_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    monkeypatch.setitem(sys.modules, cpp_ext.module_name(), types.ModuleType("stale"))
+    with pytest.raises(cpp_ext.CppUnavailable, match="no DecodeStep"):
+        cpp_ext.load_extension(build=False)
+
+
+def test_engine_lists_agree():
+    from chatcli.bench import ENGINES
+    from model.compiled import KINDS
+    assert ENGINES == KINDS and "cpp" in KINDS
+
+
+def test_cpp_sources_are_package_data():
+    from pathlib import Path
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "csrc/*.cpp" in data.get("model", [])
+    assert (root / "model" / "csrc" / "decode_step.cpp").is_file()

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         dtype: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16.")] = "auto",
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
         threads: Annotated[int, typer.Option(help="CPU threads (0: torch's default).")] = 0,
-        engine: Annotated[str, typer.Option(help="auto (compiled on CUDA, fast on CPU), compiled (whole-step torch.compile), fast (fused eager path) or reference (the plain Transformer).")] = "auto",
+        engine: Annotated[str, typer.Option(help="auto (compiled on CUDA; on CPU cpp if already built, else fast), compiled (whole-step torch.compile), cpp (the batch-1 fp32 CPU step in C++, compiled once on first use: about a minute), fast (fused eager path) or reference (the plain Transformer).")] = "auto",
         json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per configuration.")] = False,
     ) -> None:
         """Measure prefill (pp) and decode (tg) tokens/s and time to first token.
@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
           chatcli bench --shape stories15m --prompt-tokens 128 --gen-tokens 128
 
           chatcli bench --shape d512,L8,H8,V32000 --quantize int8 --batch 1,4 --json
+
+          chatcli bench --engine cpp   (also builds the C++ decode step that --engine auto and chat then use)
         """
         import torch
 

@@ -1,57 +1,96 @@
-// One whole batch-1 fp32 decode step of the Llama-shaped Transformer in C++ (model.cpp_ext builds it).
+// One whole batch-1 fp32 decode step of the Llama-shaped Transformer in C++ (model.cpp_ext builds and wraps it).
 //
-// Weights are FastDecoder's tensors, shared, not copied: per layer the attention-norm weight (C,),
-// W_qkv^T (C, (H+2KV)*D), W_o^T (H*D, C), the ffn-norm weight (C,), W_13^T (C, 2F), W_2^T (F, C); then the
-// final norm (C,), the head W^T (C, V), the embedding (V, C) and the rope tables cos, sin_signed (S, 1, D).
+// Input weights are FastDecoder's tensors: per layer the attention-norm weight (C,), W_qkv^T (C, (H+2KV)*D),
+// W_o^T (H*D, C), the ffn-norm weight (C,), W_13^T (C, 2F), W_2^T (F, C); then the final norm (C,), the head
+// W^T (C, V), the embedding (V, C) and the rope tables cos, sin_signed (S, 1, D). The norms, embedding and rope
+// tables are shared; each matrix is copied once into a column-blocked layout (see Packed) so a matrix-vector
+// product streams its weights strictly in order.
 // A step: embedding -> per layer [RMSNorm, QKV, RoPE at pos, K/V written into the KVCache (L, 1, KV, S, D),
 // causal GQA attention over 0..pos, x += W_o y, RMSNorm, SwiGLU, x += W_2 a] -> final RMSNorm -> logits (1, V).
-// Matrix-vector products run over column blocks with at::parallel_for; no Python runs inside a step.
+// Scratch buffers are allocated once; large products run over column blocks with at::parallel_for, small ones
+// (and attention over a short context) on the calling thread. No Python runs inside a step.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <vector>
 
-namespace {
+namespace chatcli_decode {
 
-constexpr int64_t BLK = 64;  // output columns one task keeps in registers (8 AVX2 vectors)
+constexpr int64_t BLK = 64;               // output columns one task keeps in registers (8 AVX2 / 4 AVX-512 vectors)
+constexpr int64_t PARALLEL_MACS = 65536;  // below this many multiply-adds a product stays on one thread
+constexpr int64_t PARALLEL_ATTN = 32768;  // same for attention (T * D * H)
 
-// y[n] (+)= sum_k x[k] * wt[k, n] for wt (K, N) row-major, columns n0..n1 (a multiple of BLK except the tail).
-inline void mv_cols(const float* __restrict x, const float* __restrict wt, float* __restrict y,
-                    int64_t K, int64_t N, int64_t n0, int64_t n1, bool accumulate) {
-  int64_t n = n0;
-  for (; n + BLK <= n1; n += BLK) {
-    float acc[BLK];
-    for (int64_t j = 0; j < BLK; ++j) acc[j] = accumulate ? y[n + j] : 0.f;
-    const float* w = wt + n;
-    for (int64_t k = 0; k < K; ++k) {
-      const float xk = x[k];
-      const float* wr = w + k * N;
-#pragma GCC unroll 64
-      for (int64_t j = 0; j < BLK; ++j) acc[j] += xk * wr[j];
+const float* fp(const torch::Tensor& t) {
+  TORCH_CHECK(t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.device().is_cpu(),
+              "decode_step wants contiguous fp32 CPU tensors");
+  return t.data_ptr<float>();
+}
+
+// W^T (K, N) row-major repacked as (ceil(N / BLK), K, BLK), the last block zero-padded: block b holds columns
+// b*BLK .. b*BLK+BLK-1 for every k, contiguous, so y[block] = x @ W^T[:, block] reads one linear stream.
+struct Packed {
+  torch::Tensor data;  // (NB, K, BLK)
+  int64_t K = 0, N = 0, NB = 0;
+
+  Packed() = default;
+  explicit Packed(const torch::Tensor& wt) : K(wt.size(0)), N(wt.size(1)), NB((wt.size(1) + BLK - 1) / BLK) {
+    TORCH_CHECK(wt.dim() == 2, "a weight must be 2-d (K, N)");
+    const float* src = fp(wt);
+    data = torch::zeros({NB, K, BLK}, torch::kFloat32);  // (NB, K, BLK)
+    float* dst = data.data_ptr<float>();
+    for (int64_t b = 0; b < NB; ++b) {
+      const int64_t n0 = b * BLK, m = std::min(BLK, N - n0);
+      for (int64_t k = 0; k < K; ++k) std::copy(src + k * N + n0, src + k * N + n0 + m, dst + (b * K + k) * BLK);
     }
-    for (int64_t j = 0; j < BLK; ++j) y[n + j] = acc[j];
   }
-  if (n < n1) {  // tail narrower than a block
-    const int64_t m = n1 - n;
-    float acc[BLK];
-    for (int64_t j = 0; j < m; ++j) acc[j] = accumulate ? y[n + j] : 0.f;
+};
+
+// Eight floats as one vector (GCC/Clang vector extension: a ymm register under AVX2/AVX-512, two xmm under
+// SSE). may_alias and aligned(4): read straight from any float array. A plain float loop over an acc[64]
+// array was compiled to scalar FMAs; this form gives one vector FMA per 8 columns.
+typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
+constexpr int64_t NV = BLK / 8;
+
+inline float hsum(v8 v) {
+  float s = 0.f;
+  for (int j = 0; j < 8; ++j) s += v[j];
+  return s;
+}
+
+// y[n] (+)= sum_k x[k] * W^T[k, n] for the columns of blocks b0..b1-1.
+inline void mv_blocks(const float* __restrict x, const Packed& w, float* __restrict y, int64_t b0, int64_t b1,
+                      bool accumulate) {
+  const int64_t K = w.K;
+  const float* base = w.data.data_ptr<float>();
+  for (int64_t b = b0; b < b1; ++b) {
+    const float* __restrict wb = base + b * K * BLK;  // (K, BLK)
+    v8 acc[NV] = {};
     for (int64_t k = 0; k < K; ++k) {
       const float xk = x[k];
-      const float* wr = wt + k * N + n;
-      for (int64_t j = 0; j < m; ++j) acc[j] += xk * wr[j];
+      const v8* wr = reinterpret_cast<const v8*>(wb + k * BLK);  // (BLK,)
+      for (int64_t j = 0; j < NV; ++j) acc[j] += xk * wr[j];
     }
-    for (int64_t j = 0; j < m; ++j) y[n + j] = acc[j];
+    const int64_t n0 = b * BLK, m = std::min(BLK, w.N - n0);
+    const float* a = reinterpret_cast<const float*>(acc);
+    float* __restrict yb = y + n0;
+    if (accumulate) {
+      for (int64_t j = 0; j < m; ++j) yb[j] += a[j];
+    } else {
+      for (int64_t j = 0; j < m; ++j) yb[j] = a[j];
+    }
   }
 }
 
-// y (N,) (+)= x (K,) @ wt (K, N), column blocks spread over the intra-op threads.
-void matvec(const float* x, const float* wt, float* y, int64_t K, int64_t N, bool accumulate) {
-  const int64_t blocks = (N + BLK - 1) / BLK;
-  const int64_t grain = std::max<int64_t>(1, (blocks * K * BLK < 16384) ? blocks : 1);
-  at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
-    mv_cols(x, wt, y, K, N, b0 * BLK, std::min(N, b1 * BLK), accumulate);
-  });
+// y (N,) (+)= x (K,) @ W^T (K, N): blocks spread over the intra-op threads when the product is large enough.
+void matvec(const float* x, const Packed& w, float* y, bool accumulate) {
+  if (w.K * w.N < PARALLEL_MACS || at::get_num_threads() < 2) {
+    mv_blocks(x, w, y, 0, w.NB, accumulate);
+    return;
+  }
+  at::parallel_for(0, w.NB, 1, [&](int64_t b0, int64_t b1) { mv_blocks(x, w, y, b0, b1, accumulate); });
 }
 
 void rms_norm(const float* x, const float* w, float* out, int64_t C, double eps) {
@@ -61,121 +100,156 @@ void rms_norm(const float* x, const float* w, float* out, int64_t C, double eps)
   for (int64_t i = 0; i < C; ++i) out[i] = x[i] * r * w[i];
 }
 
-// out (D,) = x * cos + roll(x, D/2) * sin_signed (rotate-half, as in FastDecoder._rope).
+// out (D,) = x * cos + roll(x, D/2) * sin_signed: rotate-half, as FastDecoder._rope (sin_signed = [-sin, sin]).
 inline void rope(const float* x, const float* cos, const float* sin, float* out, int64_t D) {
   const int64_t half = D / 2;
   for (int64_t j = 0; j < half; ++j) out[j] = x[j] * cos[j] + x[j + half] * sin[j];
   for (int64_t j = half; j < D; ++j) out[j] = x[j] * cos[j] + x[j - half] * sin[j];
 }
 
-const float* fp(const torch::Tensor& t) {
-  TORCH_CHECK(t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.device().is_cpu(),
-              "decode_step wants contiguous fp32 CPU tensors");
-  return t.data_ptr<float>();
+// y (D,) = softmax(q . k_t * scale over t < T) @ v for one head; k, v (S, D) with rows 0..T-1 filled, sc (T,).
+inline void attend(const float* __restrict q, const float* __restrict k, const float* __restrict v,
+                   float* __restrict sc, float* __restrict y, int64_t T, int64_t D, float scale) {
+  float mx = -INFINITY;
+  for (int64_t t = 0; t < T; ++t) {
+    const float* kt = k + t * D;  // (D,)
+    float s = 0.f;
+    if (D % 8 == 0) {  // vector dot product (a float reduction loop is not vectorized without -ffast-math)
+      v8 acc = {};
+      for (int64_t j = 0; j < D; j += 8) {
+        acc += *reinterpret_cast<const v8*>(q + j) * *reinterpret_cast<const v8*>(kt + j);
+      }
+      s = hsum(acc);
+    } else {
+      for (int64_t j = 0; j < D; ++j) s += q[j] * kt[j];
+    }
+    sc[t] = s * scale;
+    mx = std::max(mx, sc[t]);
+  }
+  float sum = 0.f;
+  for (int64_t t = 0; t < T; ++t) {
+    sc[t] = std::exp(sc[t] - mx);
+    sum += sc[t];
+  }
+  const float inv = 1.f / sum;
+  for (int64_t j = 0; j < D; ++j) y[j] = 0.f;
+  for (int64_t t = 0; t < T; ++t) {
+    const float p = sc[t] * inv;
+    for (int64_t j = 0; j < D; ++j) y[j] += p * v[t * D + j];
+  }
 }
+
+struct Layer {
+  torch::Tensor attn_norm, ffn_norm;  // (C,)
+  Packed qkv, wo, w13, w2;            // (C, (H+2KV)*D), (H*D, C), (C, 2F), (F, C) before packing
+};
 
 class DecodeStep {
  public:
   DecodeStep(std::vector<torch::Tensor> layer_weights, torch::Tensor norm_w, torch::Tensor head_t,
              torch::Tensor emb, torch::Tensor cos, torch::Tensor sin, int64_t n_heads, int64_t n_kv_heads,
              int64_t head_dim, int64_t ffn_hidden, double eps)
-      : w_(std::move(layer_weights)), norm_w_(norm_w), head_t_(head_t), emb_(emb), cos_(cos), sin_(sin),
-        H_(n_heads), KV_(n_kv_heads), D_(head_dim), F_(ffn_hidden), eps_(eps) {
-    TORCH_CHECK(w_.size() % 6 == 0, "six weight tensors per layer");
-    L_ = static_cast<int64_t>(w_.size() / 6);
+      : norm_w_(norm_w), emb_(emb), cos_(cos), sin_(sin), H_(n_heads), KV_(n_kv_heads), D_(head_dim),
+        F_(ffn_hidden), eps_(eps) {
+    TORCH_CHECK(layer_weights.size() % 6 == 0, "six weight tensors per layer");
+    TORCH_CHECK(H_ > 0 && KV_ > 0 && H_ % KV_ == 0 && D_ % 2 == 0, "bad head counts");
+    fp(norm_w_); fp(emb_); fp(cos_); fp(sin_);
     C_ = emb_.size(1);
     V_ = emb_.size(0);
-    TORCH_CHECK(head_t_.size(0) == C_ && head_t_.size(1) == V_, "head must be (C, V)");
-    for (auto& t : w_) fp(t);
-    fp(norm_w_); fp(head_t_); fp(emb_); fp(cos_); fp(sin_);
+    TORCH_CHECK(head_t.size(0) == C_ && head_t.size(1) == V_, "head must be (C, V)");
+    TORCH_CHECK(cos_.numel() == sin_.numel() && cos_.numel() % D_ == 0, "rope tables must be (S, 1, D)");
+    const int64_t nq = H_ * D_, nqkv = nq + 2 * KV_ * D_;
+    for (size_t i = 0; i < layer_weights.size(); i += 6) {
+      Layer l;
+      l.attn_norm = layer_weights[i];
+      l.qkv = Packed(layer_weights[i + 1]);
+      l.wo = Packed(layer_weights[i + 2]);
+      l.ffn_norm = layer_weights[i + 3];
+      l.w13 = Packed(layer_weights[i + 4]);
+      l.w2 = Packed(layer_weights[i + 5]);
+      fp(l.attn_norm); fp(l.ffn_norm);
+      TORCH_CHECK(l.qkv.K == C_ && l.qkv.N == nqkv && l.wo.K == nq && l.wo.N == C_ && l.w13.K == C_ &&
+                  l.w13.N == 2 * F_ && l.w2.K == F_ && l.w2.N == C_, "layer weight shapes do not match the config");
+      layers_.push_back(std::move(l));
+    }
+    head_ = Packed(head_t);
+    S_ = cos_.numel() / D_;
+    x_.resize(C_); h_.resize(C_); qkv_.resize(nqkv); q_.resize(nq); y_.resize(nq); gu_.resize(2 * F_);
+    act_.resize(F_);
+    scores_.resize(static_cast<size_t>(H_ * S_));  // (H, S): room for any position the rope tables cover
   }
 
   // token at position pos; k_cache, v_cache (L, 1, KV, S, D) written at pos -> logits (1, V).
   torch::Tensor step(int64_t token, int64_t pos, torch::Tensor k_cache, torch::Tensor v_cache) {
-    const int64_t H = H_, KV = KV_, D = D_, C = C_, F = F_;
-    TORCH_CHECK(k_cache.dim() == 5 && k_cache.size(0) == L_ && k_cache.size(1) == 1 && k_cache.size(2) == KV &&
+    const int64_t H = H_, KV = KV_, D = D_, C = C_, F = F_, L = static_cast<int64_t>(layers_.size());
+    TORCH_CHECK(k_cache.dim() == 5 && k_cache.size(0) == L && k_cache.size(1) == 1 && k_cache.size(2) == KV &&
                 k_cache.size(4) == D && v_cache.sizes() == k_cache.sizes(), "cache must be (L, 1, KV, S, D)");
     const int64_t S = k_cache.size(3);
-    TORCH_CHECK(pos >= 0 && pos < S && pos < cos_.size(0), "position ", pos, " outside the cache");
+    TORCH_CHECK(pos >= 0 && pos < S && pos < S_, "position ", pos, " outside the cache");
     TORCH_CHECK(token >= 0 && token < V_, "token ", token, " outside the vocabulary");
-    float* kc = const_cast<float*>(fp(k_cache));
-    float* vc = const_cast<float*>(fp(v_cache));
-    const int64_t nq = H * D, nkv = KV * D, nqkv = nq + 2 * nkv;
-    std::vector<float> x(emb_.data_ptr<float>() + token * C, emb_.data_ptr<float>() + (token + 1) * C);  // (C,)
-    std::vector<float> h(C), qkv(nqkv), q(nq), y(nq), gu(2 * F), act(F);
-    std::vector<float> scores(static_cast<size_t>(H) * (pos + 1));  // (H, pos+1)
+    float* kc = const_cast<float*>(fp(k_cache));  // (L, 1, KV, S, D)
+    float* vc = const_cast<float*>(fp(v_cache));  // (L, 1, KV, S, D)
+    auto logits = torch::empty({1, V_}, torch::kFloat32);  // (1, V): fresh, callers may keep it
+    std::lock_guard<std::mutex> guard(mu_);  // the scratch buffers are per object
+    const int64_t nq = H * D, nkv = KV * D, T = pos + 1, group = H / KV;
+    float *x = x_.data(), *h = h_.data(), *qkv = qkv_.data(), *q = q_.data(), *y = y_.data();
+    const float* e = emb_.data_ptr<float>() + token * C;  // (C,)
+    std::copy(e, e + C, x);
     const float* cosp = cos_.data_ptr<float>() + pos * D;  // (D,)
     const float* sinp = sin_.data_ptr<float>() + pos * D;  // (D,)
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
-    const int64_t group = H / KV;
-    for (int64_t l = 0; l < L_; ++l) {
-      const float* an = w_[6 * l].data_ptr<float>();
-      const float* wqkv = w_[6 * l + 1].data_ptr<float>();  // (C, nqkv)
-      const float* wo = w_[6 * l + 2].data_ptr<float>();    // (nq, C)
-      const float* fn = w_[6 * l + 3].data_ptr<float>();
-      const float* w13 = w_[6 * l + 4].data_ptr<float>();   // (C, 2F)
-      const float* w2 = w_[6 * l + 5].data_ptr<float>();    // (F, C)
-      rms_norm(x.data(), an, h.data(), C, eps_);
-      matvec(h.data(), wqkv, qkv.data(), C, nqkv, false);
-      float* kl = kc + l * KV * S * D;  // (KV, S, D)
-      float* vl = vc + l * KV * S * D;
-      for (int64_t hh = 0; hh < H; ++hh) rope(qkv.data() + hh * D, cosp, sinp, q.data() + hh * D, D);
+    for (int64_t li = 0; li < L; ++li) {
+      const Layer& l = layers_[li];
+      rms_norm(x, l.attn_norm.data_ptr<float>(), h, C, eps_);
+      matvec(h, l.qkv, qkv, false);  // (nq + 2 nkv,)
+      float* kl = kc + li * KV * S * D;  // (KV, S, D)
+      float* vl = vc + li * KV * S * D;  // (KV, S, D)
+      for (int64_t hh = 0; hh < H; ++hh) rope(qkv + hh * D, cosp, sinp, q + hh * D, D);
       for (int64_t g = 0; g < KV; ++g) {
-        rope(qkv.data() + nq + g * D, cosp, sinp, kl + (g * S + pos) * D, D);
-        std::copy(qkv.data() + nq + nkv + g * D, qkv.data() + nq + nkv + (g + 1) * D, vl + (g * S + pos) * D);
+        rope(qkv + nq + g * D, cosp, sinp, kl + (g * S + pos) * D, D);
+        std::copy(qkv + nq + nkv + g * D, qkv + nq + nkv + (g + 1) * D, vl + (g * S + pos) * D);
       }
-      const int64_t T = pos + 1;
-      at::parallel_for(0, H, (T * D * H < 32768) ? H : 1, [&](int64_t h0, int64_t h1) {
+      auto heads = [&](int64_t h0, int64_t h1) {
         for (int64_t hh = h0; hh < h1; ++hh) {
-          const float* qh = q.data() + hh * D;
-          const float* kh = kl + (hh / group) * S * D;  // (S, D)
-          const float* vh = vl + (hh / group) * S * D;
-          float* sc = scores.data() + hh * T;
-          float mx = -INFINITY;
-          for (int64_t t = 0; t < T; ++t) {
-            float s = 0.f;
-            for (int64_t j = 0; j < D; ++j) s += qh[j] * kh[t * D + j];
-            sc[t] = s * scale;
-            mx = std::max(mx, sc[t]);
-          }
-          float sum = 0.f;
-          for (int64_t t = 0; t < T; ++t) { sc[t] = std::exp(sc[t] - mx); sum += sc[t]; }
-          const float inv = 1.f / sum;
-          float* yh = y.data() + hh * D;
-          for (int64_t j = 0; j < D; ++j) yh[j] = 0.f;
-          for (int64_t t = 0; t < T; ++t) {
-            const float p = sc[t] * inv;
-            for (int64_t j = 0; j < D; ++j) yh[j] += p * vh[t * D + j];
-          }
+          const int64_t g = hh / group;
+          attend(q + hh * D, kl + g * S * D, vl + g * S * D, scores_.data() + hh * S_, y + hh * D, T, D, scale);
         }
-      });
-      matvec(y.data(), wo, x.data(), nq, C, true);  // x += y @ W_o^T
-      rms_norm(x.data(), fn, h.data(), C, eps_);
-      matvec(h.data(), w13, gu.data(), C, 2 * F, false);
-      for (int64_t j = 0; j < F; ++j) {
-        const float g = gu[j];
-        act[j] = g / (1.f + std::exp(-g)) * gu[F + j];  // silu(gate) * up
+      };
+      if (T * D * H < PARALLEL_ATTN || at::get_num_threads() < 2) {
+        heads(0, H);
+      } else {
+        at::parallel_for(0, H, 1, heads);
       }
-      matvec(act.data(), w2, x.data(), F, C, true);  // x += act @ W_2^T
+      matvec(y, l.wo, x, true);  // x += y @ W_o^T
+      rms_norm(x, l.ffn_norm.data_ptr<float>(), h, C, eps_);
+      matvec(h, l.w13, gu_.data(), false);  // (2F,)
+      for (int64_t j = 0; j < F; ++j) {
+        const float gt = gu_[j];
+        act_[j] = gt / (1.f + std::exp(-gt)) * gu_[F + j];  // silu(gate) * up
+      }
+      matvec(act_.data(), l.w2, x, true);  // x += act @ W_2^T
     }
-    rms_norm(x.data(), norm_w_.data_ptr<float>(), h.data(), C, eps_);
-    auto logits = torch::empty({1, V_}, torch::kFloat32);  // (1, V)
-    matvec(h.data(), head_t_.data_ptr<float>(), logits.data_ptr<float>(), C, V_, false);
+    rms_norm(x, norm_w_.data_ptr<float>(), h, C, eps_);
+    matvec(h, head_, logits.data_ptr<float>(), false);  // (V,)
     return logits;
   }
 
  private:
-  std::vector<torch::Tensor> w_;
-  torch::Tensor norm_w_, head_t_, emb_, cos_, sin_;
-  int64_t H_, KV_, D_, F_, L_ = 0, C_ = 0, V_ = 0;
+  std::vector<Layer> layers_;
+  Packed head_;
+  torch::Tensor norm_w_, emb_, cos_, sin_;
+  int64_t H_, KV_, D_, F_, C_ = 0, V_ = 0, S_ = 0;
   double eps_;
+  std::vector<float> x_, h_, qkv_, q_, y_, gu_, act_, scores_;
+  std::mutex mu_;
 };
 
-}  // namespace
+}  // namespace chatcli_decode
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  pybind11::class_<DecodeStep>(m, "DecodeStep")
+  // module_local: two builds loaded in one process (another source hash) keep their own DecodeStep type
+  pybind11::class_<chatcli_decode::DecodeStep>(m, "DecodeStep", pybind11::module_local())
       .def(pybind11::init<std::vector<torch::Tensor>, torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor,
                           torch::Tensor, int64_t, int64_t, int64_t, int64_t, double>())
-      .def("step", &DecodeStep::step, pybind11::call_guard<pybind11::gil_scoped_release>());
+      .def("step", &chatcli_decode::DecodeStep::step, pybind11::call_guard<pybind11::gil_scoped_release>());
 }
