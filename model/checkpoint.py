@@ -126,14 +126,20 @@ def save_model(directory: Path, model: Transformer, *, tokenizer: dict | None = 
     })
 
 
-def read_config(directory: Path) -> dict:
-    path = Path(directory) / CONFIG
+def read_json_file(path: Path, missing: str = "not found") -> Any:
+    """A JSON file's value; a missing or malformed file is a one-line CheckpointError naming it."""
+    path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: not found (is {directory} a model directory?)")
+        raise CheckpointError(f"{path}: {missing}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_config(directory: Path) -> dict:
+    path = Path(directory) / CONFIG
+    data = read_json_file(path, f"not found (is {directory} a model directory?)")
     if not isinstance(data, dict) or "model" not in data:
         raise CheckpointError(f"{path}: missing the \"model\" section")
     version = data.get("format_version")

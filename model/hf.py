@@ -20,6 +20,7 @@ from model.checkpoint import (
     check_state_dict,
     export_state_dict,
     load_weights,
+    read_json_file,
 )
 from model.config import ConfigError, ModelConfig
 from model.transformer import Transformer
@@ -155,13 +156,7 @@ def import_hf(hf_dir: Path, dtype: torch.dtype = torch.float32) -> Transformer:
     """Build our Transformer from an HF Llama directory (config.json + safetensors)."""
     hf_dir = Path(hf_dir)
     cfg_path = hf_dir / "config.json"
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{cfg_path}: not found")
-    try:
-        data = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{cfg_path}: not valid JSON ({e})") from None
-    cfg = config_from_hf(data, cfg_path)
+    cfg = config_from_hf(read_json_file(cfg_path), cfg_path)
     sd = {}
     for name, t in _hf_weights(hf_dir).items():
         ours = from_hf_name(name)

@@ -82,3 +82,16 @@ def model_copy(tmp_path, model_dir) -> Path:
     dst = tmp_path / "model"
     shutil.copytree(model_dir, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def long_model_dir(tmp_path_factory, tokenizer) -> Path:
+    """A tiny model (named "tiny") with a 2048-token context, so an answer can run long enough to be
+    interrupted or cut off (the REPL and serve tests)."""
+    from chatcli.bundle import save_bundle
+    from model.config import ModelConfig
+    from model.transformer import Transformer
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, dim=64, n_layers=2, n_heads=4, n_kv_heads=2,
+                      max_seq_len=2048)
+    return save_bundle(tmp_path_factory.mktemp("long") / "tiny", Transformer(cfg), tokenizer)

@@ -16,21 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import torch
 
 openai = pytest.importorskip("openai")
-
-
-@pytest.fixture(scope="module")
-def long_model_dir(tmp_path_factory, tokenizer):
-    """A tiny model with a 2048-token context, so an answer can run long enough to be cut off."""
-    from chatcli.bundle import save_bundle
-    from model.config import ModelConfig
-    from model.transformer import Transformer
-    torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, dim=64, n_layers=2, n_heads=4, n_kv_heads=2,
-                      max_seq_len=2048)
-    return save_bundle(tmp_path_factory.mktemp("serve") / "tiny", Transformer(cfg), tokenizer)
 
 
 class Server:

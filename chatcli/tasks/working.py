@@ -30,37 +30,50 @@ def _digits(n: int, width: int) -> list[int]:
     return [(n // 10 ** i) % 10 for i in range(width)]
 
 
-def add_steps(a: int, b: int) -> str:
-    """'ones 7 + 5 = 12, write 2, carry 1; tens 4 + 8 + 1 = 13, write 3, carry 1; ...'"""
+def add_columns(a: int, b: int) -> tuple[list[tuple[str, int]], bool]:
+    """Column addition from the ones up: ([(expression, column sum), ...], a carry left over at the end).
+    The one procedure behind the eval's working (add_steps) and the recipe's (recipes/tasks/dialogue.py)."""
     width = max(len(str(a)), len(str(b)))
     da, db = _digits(a, width), _digits(b, width)
-    steps, carry = [], 0
+    cols, carry = [], 0
     for i in range(width):
         s = da[i] + db[i] + carry
-        expr = f"{da[i]} + {db[i]}" + (f" + {carry}" if carry else "")
+        cols.append((f"{da[i]} + {db[i]}" + (" + 1" if carry else ""), s))
         carry = s // 10
-        steps.append(f"{COLUMNS[i]} {expr} = {s}, write {s % 10}" + (", carry 1" if carry else ""))
-    if carry:
-        steps.append(f"{COLUMNS[width]} write the carry 1")
-    return "; ".join(steps)
+    return cols, bool(carry)
 
 
-def sub_steps(a: int, b: int) -> str:
-    """a >= b. 'ones 12 - 8 = 4, borrow 1; tens 10 - 7 - 1 = 2, borrow 1; hundreds 5 - 1 - 1 = 3'"""
-    assert a >= b, "subtraction is worked with the larger number first"
+def sub_columns(a: int, b: int) -> list[tuple[str, int, bool]]:
+    """Column subtraction (a >= b) from the ones up: [(expression, column result, borrows), ...]."""
     width = len(str(a))
     da, db = _digits(a, width), _digits(b, width)
-    steps, borrow = [], 0
+    cols, borrow = [], 0
     for i in range(width):
         top = da[i]
         r = top - db[i] - borrow
         lend = r < 0
         if lend:
             top, r = top + 10, r + 10
-        expr = f"{top} - {db[i]}" + (f" - {borrow}" if borrow else "")
-        steps.append(f"{COLUMNS[i]} {expr} = {r}" + (", borrow 1" if lend else ""))
+        cols.append((f"{top} - {db[i]}" + (" - 1" if borrow else ""), r, lend))
         borrow = int(lend)
+    return cols
+
+
+def add_steps(a: int, b: int) -> str:
+    """'ones 7 + 5 = 12, write 2, carry 1; tens 4 + 8 + 1 = 13, write 3, carry 1; ...'"""
+    cols, carry = add_columns(a, b)
+    steps = [f"{COLUMNS[i]} {expr} = {s}, write {s % 10}" + (", carry 1" if s >= 10 else "")
+             for i, (expr, s) in enumerate(cols)]
+    if carry:
+        steps.append(f"{COLUMNS[len(cols)]} write the carry 1")
     return "; ".join(steps)
+
+
+def sub_steps(a: int, b: int) -> str:
+    """a >= b. 'ones 12 - 8 = 4, borrow 1; tens 10 - 7 - 1 = 2, borrow 1; hundreds 5 - 1 - 1 = 3'"""
+    assert a >= b, "subtraction is worked with the larger number first"
+    return "; ".join(f"{COLUMNS[i]} {expr} = {r}" + (", borrow 1" if lend else "")
+                     for i, (expr, r, lend) in enumerate(sub_columns(a, b)))
 
 
 def mul1_steps(a: int, d: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+from chatcli.tasks.working import add_columns, sub_columns
 from recipes.tasks.scope import Scope
 
 FINAL = "So the answer is {}."
@@ -147,19 +148,10 @@ SUB_Q = ["What is {a} - {b}?", "What is {a} minus {b}?", "{a} - {b} = ?", "{a}-{
          "{a} - {b} =", "计算 {a} - {b}", "{a}减{b}等于多少？", "{a} 减去 {b} 是多少？"]
 
 
-def _digits(n: int, width: int) -> list[int]:
-    return [(n // 10 ** i) % 10 for i in range(width)]
-
-
 def add_working(a: int, b: int) -> str:
     """'7 + 5 = 12, write 2 carry 1; 4 + 8 + 1 = 13, write 3 carry 1; 3 + 2 + 1 = 6, write 6'."""
-    width = max(len(str(a)), len(str(b)))
-    da, db, carry, steps = _digits(a, width), _digits(b, width), 0, []
-    for i in range(width):
-        s = da[i] + db[i] + carry
-        expr = f"{da[i]} + {db[i]}" + (" + 1" if carry else "")
-        carry = s // 10
-        steps.append(f"{expr} = {s}, write {s % 10}" + (" carry 1" if carry else ""))
+    cols, carry = add_columns(a, b)
+    steps = [f"{expr} = {s}, write {s % 10}" + (" carry 1" if s >= 10 else "") for expr, s in cols]
     if carry:
         steps.append("write the carry 1")
     return "; ".join(steps)
@@ -167,17 +159,7 @@ def add_working(a: int, b: int) -> str:
 
 def sub_working(a: int, b: int) -> str:
     """a >= b: '12 - 8 = 4, borrow 1; 10 - 7 - 1 = 2, borrow 1; 5 - 1 - 1 = 3'."""
-    width = len(str(a))
-    da, db, borrow, steps = _digits(a, width), _digits(b, width), 0, []
-    for i in range(width):
-        top = da[i]
-        r = top - db[i] - borrow
-        lend = r < 0
-        if lend:
-            top, r = top + 10, r + 10
-        steps.append(f"{top} - {db[i]}" + (" - 1" if borrow else "") + f" = {r}" + (", borrow 1" if lend else ""))
-        borrow = int(lend)
-    return "; ".join(steps)
+    return "; ".join(f"{expr} = {r}" + (", borrow 1" if lend else "") for expr, r, lend in sub_columns(a, b))
 
 
 def solve(op: str, a: int, b: int) -> str:
