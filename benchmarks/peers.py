@@ -3,6 +3,7 @@
     python benchmarks/peers.py                                   # bundled model + the three stories shapes
     python benchmarks/peers.py --shapes bundled,stories15m --gen 128 --reps 5 --threads 1
     python benchmarks/peers.py --shapes bundled --compiled       # also the whole-step compiled engine (minutes to compile)
+    python benchmarks/peers.py --shapes bundled,stories15m --cpp  # also the C++ whole-step engine (model/cpp_ext.py)
 
 For each shape: the bundled model (`bundled`, its real weights and tokenizer) or a random-weight
 chatcli Transformer (seed 0); a LlamaForCausalLM carrying the same weights (model.hf); and, when
@@ -108,7 +109,7 @@ def load(name: str):
 
 
 def bench_shape(name: str, gen: int, reps: int, *, with_hf: bool = True, with_llama: bool = True,
-                compiled: bool = False, threads: int = 1) -> dict:
+                compiled: bool = False, cpp: bool = False, threads: int = 1) -> dict:
     model, tok = load(name)
     gen = min(gen, model.config.max_seq_len - 1)
     fast = FastDecoder(model)
@@ -123,6 +124,12 @@ def bench_shape(name: str, gen: int, reps: int, *, with_hf: bool = True, with_ll
         from model.compiled import make_engine
         engine = make_engine(model, "compiled", notify=lambda m: print(f"notice: {m}", file=sys.stderr))
         engines[f"{engine.name} fp32"] = lambda: run_ours(engine, gen)
+    if cpp:  # the C++ whole-step engine (built once into the user cache; falls back to fast with a notice)
+        from model.compiled import make_engine
+        ce = make_engine(model, "cpp", notify=lambda m: print(f"notice: {m}", file=sys.stderr))
+        if ce.name == "cpp":
+            engines["cpp fp32"] = lambda: run_ours(ce, gen)
+            engines["cpp fp32 top-p"] = lambda: run_ours(ce, gen, TOP_P)
     folder = Path(tempfile.mkdtemp(prefix="peers-"))
     if with_llama:
         try:
@@ -156,14 +163,17 @@ def _copy(model: Transformer, dtype: torch.dtype = torch.float32) -> Transformer
 def ratios(r: dict) -> dict[str, float]:
     t = r["tok_s"]
     out = {}
-    for ours, peer in (("fast fp32", "llama.cpp F32"), ("fast int8", "llama.cpp Q8_0"), ("fast fp32", "transformers fp32")):
-        if peer in t:
+    for ours, peer in (("fast fp32", "llama.cpp F32"), ("fast int8", "llama.cpp Q8_0"), ("fast fp32", "transformers fp32"),
+                       ("cpp fp32", "llama.cpp F32"), ("cpp fp32", "transformers fp32"), ("cpp fp32", "fast fp32")):
+        if ours in t and peer in t:
             out[f"{ours} / {peer}"] = t[ours] / t[peer]
     for k in t:
         if k.startswith("compiled"):
             out[f"{k} / fast fp32"] = t[k] / t["fast fp32"]
     out["top-p overhead %"] = 100 * (t["fast fp32"] / t["fast fp32 top-p"] - 1)
     out["min-p overhead %"] = 100 * (t["fast fp32"] / t["fast fp32 min-p"] - 1)
+    if "cpp fp32 top-p" in t:
+        out["cpp top-p overhead %"] = 100 * (t["cpp fp32"] / t["cpp fp32 top-p"] - 1)
     return out
 
 
@@ -176,6 +186,7 @@ def main() -> None:
     ap.add_argument("--no-hf", action="store_true")
     ap.add_argument("--no-llama-cpp", action="store_true")
     ap.add_argument("--compiled", action="store_true", help="add the whole-step compiled engine (slow to build)")
+    ap.add_argument("--cpp", action="store_true", help="add the C++ whole-step engine (built once, about a minute)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.threads:
@@ -186,7 +197,7 @@ def main() -> None:
           f"{torch.__version__} threads {threads} gen {args.gen} reps {args.reps}", file=sys.stderr)
     for name in args.shapes.split(","):
         r = bench_shape(name.strip(), args.gen, args.reps, with_hf=not args.no_hf,
-                        with_llama=not args.no_llama_cpp, compiled=args.compiled, threads=threads)
+                        with_llama=not args.no_llama_cpp, compiled=args.compiled, cpp=args.cpp, threads=threads)
         r["ratios"] = ratios(r)
         results.append(r)
         print(f"\n{name} (gen {r['gen']}, median of {r['reps']})", file=sys.stderr)
