@@ -202,7 +202,8 @@ SPELL_Q = ["How do you spell {w}?", "Spell {w}.", "Spell the word {w} for me.", 
            "What are the letters of {w}?", "Spell out \"{w}\" letter by letter.", "怎么拼写 {w}？"]
 REV_Q = ["What is {w} backwards?", "Reverse the word {w}.", "Spell {w} backwards.", "Write '{w}' in reverse.",
          "What is \"{w}\" spelled backwards?", "Reverse {w}", "{w} reversed?", "Can you write {w} back to front?",
-         "把 {w} 倒过来写。"]
+         "把 {w} 倒过来写。", "Say {w} backwards.", "Turn {w} around.", "Read {w} from right to left.",
+         "What is {w} when you reverse its letters?", "Give me {w} back to front.", "{w} 倒着拼是什么？"]
 
 
 def spelled(w: str) -> str:
@@ -219,7 +220,7 @@ def count_reply(w: str, letter: str) -> tuple[str, int]:
 
 def letters(rng: random.Random, scope: Scope, word: str | None = None, kind: str | None = None) -> tuple[str, str, dict]:
     w = word or rng.choice([x for x in scope.words[:1500] if len(x) <= 10])
-    kind = kind or rng.choice(("count", "count", "length", "spell", "reverse", "reverse"))
+    kind = kind or rng.choice(("count", "count", "length", "spell", "reverse", "reverse", "reverse"))
     if kind == "count":
         letter = rng.choice(w) if rng.random() < 0.8 else rng.choice("abcdefghijklmnopqrstuvwxyz")
         reply, n = count_reply(w, letter)
@@ -235,7 +236,10 @@ def letters(rng: random.Random, scope: Scope, word: str | None = None, kind: str
     fwd = [f"{i + 1} {c}" for i, c in enumerate(w)]
     # the answer spelled with hyphens: one piece a letter, copied from the list just before (a reversed word
     # is a string the tokenizer never merged, and joining letters into unseen pieces is what a small model fails)
-    reply = f"Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. {FINAL.format(spelled(w[::-1]))}"
+    # v7: the word is spelled first (the well-trained spelling skill), so the numbered list copies letters
+    # from just before instead of recalling them
+    reply = (f"{w} is spelled {spelled(w)}. Numbered: {', '.join(fwd)}. Backwards: {', '.join(reversed(fwd))}. "
+             f"{FINAL.format(spelled(w[::-1]))}")
     return vary(rng.choice(REV_Q).format(w=w), rng), reply, {"family": "reverse", "answer": w[::-1], "key": w}
 
 

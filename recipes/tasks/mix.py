@@ -14,8 +14,9 @@ from recipes.tasks.scope import Scope
 
 # v6: the memorised facts (a gloss for each of 2,000 words, Chinese for ~1,000) need many more sightings
 # each than the procedures, which v5 already ran at 80-90% (v5 shares: 0.28 0.22 0.17 0.10 0.09 0.08 0.06)
-SHARES = {"arithmetic": 0.22, "letters": 0.17, "meaning": 0.26, "chinese": 0.15, "poem": 0.06,
-          "small_talk": 0.09, "out_of_scope": 0.05}
+# v7: reversal (25-30%) and identity (60-75%) were the weakest; poems (75%, target 50%) give up a share
+SHARES = {"arithmetic": 0.20, "letters": 0.20, "meaning": 0.25, "chinese": 0.14, "poem": 0.05,
+          "small_talk": 0.10, "out_of_scope": 0.06}
 FOLLOW_ADD = ["And plus {c}?", "Now add {c} to that.", "What if you add {c}?", "and + {c}?", "Add {c} to the result."]
 FOLLOW_SUB = ["And minus {c}?", "Now take away {c}.", "Subtract {c} from that.", "and - {c}?"]
 FOLLOW_REV = ["And backwards?", "Now reverse it.", "What is it backwards?", "Spell it backwards."]
