@@ -36,6 +36,7 @@ def _private_chatcli_home(tmp_path_factory, monkeypatch):
     and sees an empty build cache (a C++ decode step the user built must not change what `auto` picks)."""
     monkeypatch.setenv("CHATCLI_HOME", str(tmp_path_factory.mktemp("chatcli-home")))
     monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path_factory.mktemp("chatcli-cache")))
+    monkeypatch.setenv("CHATCLI_NO_PREBUILD", "1")  # no interactive chat in a test starts a compiler
 
 
 @pytest.fixture(scope="session")

@@ -136,7 +136,9 @@ def run(o: ChatOptions) -> int:
         if restored.cid is None:
             log.copy_history(session)  # --load: a new logged conversation that starts with the file's turns
     if interactive:
+        from chatcli.chat import prebuild
         from chatcli.chat.repl import run_repl
+        prebuild.start(session.engine, ui.dim)
         return run_repl(session, ui=ui, log=log, restored=restored.what if restored else None)
     from chatcli.chat.oneshot import run_oneshot
     try:
