@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The default recipe (v6): data -> tokenizer -> one mixed pretraining from step 0 -> chat polish -> DPO -> eval.
+# The default recipe (v7): data -> tokenizer -> one mixed pretraining from step 0 -> chat polish -> DPO -> eval.
 #
 #   recipes/default.sh [DATA_ROOT] [OUT_DIR]      (defaults: ../shared/data, runs/default)
 #

@@ -152,7 +152,7 @@ def main(out: Path) -> str:
     transcript = (ev / "transcript.md").read_text(encoding="utf-8") if (ev / "transcript.md").exists() else "not run\n"
     pre = next((st for st in cfg.get("training", {}).get("stages", []) if st.get("stage") == "pretrain"), {})
     return "\n".join([
-        "# chatcli default model (v6)", "",
+        "# chatcli default model (v7)", "",
         "A small Llama-form chat model trained from scratch by this project's recipe on a 2-core CPU, so that",
         "`chatcli chat` works offline right after install. It is taught a narrow world thoroughly rather than",
         "everything badly. Within that world it is often right; outside it, it should say it does not know.",
@@ -178,7 +178,8 @@ def main(out: Path) -> str:
         *([f"This model's mixed training was then continued from that base in later sittings, {continued_minutes(cfg):.0f} "
            "more minutes in all (the \"mixed training, continued\" rows below; fresh AdamW each sitting, cosine by the "
            "clock, the recipe's mixture of the day: v6's sitting moved the family shares toward the memorised facts "
-           "and answers reversals spelled with hyphens): `BASE=weights/base CONTINUE_TIME=SECONDS recipes/default.sh "
+           "and answers reversals spelled with hyphens; v7's spells the word before reversing it and gives reversal "
+           "and identity more of the mixture): `BASE=weights/base CONTINUE_TIME=SECONDS recipes/default.sh "
            "../shared/data runs/NEW`; `weights/base` is the continued base, so that command trains it further."]
           if continued_minutes(cfg) else []),
         "Interrupted? Run the same command again: finished stages are skipped, the unfinished one resumes",
