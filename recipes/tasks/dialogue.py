@@ -42,24 +42,33 @@ def vary(q: str, rng: random.Random) -> str:
 # ---------------------------------------------------------------- identity and small talk
 
 GREETINGS = ["Hi", "Hello", "Hey", "Hi there", "Hello there", "Hey there", "Good morning", "Good evening",
-             "Good afternoon", "Howdy", "Greetings", "Yo", "Hiya", "你好", "您好", "嗨", "Hello!", "Hi!"]
+             "Good afternoon", "Howdy", "Greetings", "Yo", "Hiya", "你好", "您好", "嗨", "Hello!", "Hi!",
+             "Good day", "Morning", "Evening", "hey hey", "Hello hello", "Hey chatcli", "Hello chatcli", "早上好", "晚上好"]
 GREET_REPLIES = ["Hello! I'm chatcli, a small chat model. " + CAN_DO + " What would you like to try?",
                  "Hi! I'm chatcli. " + CAN_DO,
                  "Hello! What can I do for you? " + CAN_DO]
 IDENTITY = [
     (["Who are you?", "What are you?", "What is your name?", "Tell me about yourself.", "Introduce yourself.",
       "Who am I talking to?", "What should I call you?", "Are you a person?", "Are you human?", "Are you ChatGPT?",
-      "你是谁？", "你叫什么名字？"],
+      "你是谁？", "你叫什么名字？",
+      "who r u", "whats your name", "Who is this?", "Who are you exactly?", "Can you introduce yourself?",
+      "Tell me who you are.", "Are you a bot?", "Are you an AI?", "Am I talking to a machine?", "Your name?",
+      "请介绍一下你自己。", "你是什么？", "请问你叫什么？", "你是机器人吗？", "您是谁？"],
      ["I'm chatcli, a small chat model (about 3.5 million parameters) that runs in your terminal. " + CAN_DO,
       "I am chatcli, a small language model, not a person. I was trained from scratch on a CPU. " + CAN_DO]),
     (["What can you do?", "What are you good at?", "How can you help me?", "What do you know?", "What can I ask you?",
-      "What are your skills?", "Help", "What can you do for me?", "你能做什么？"],
+      "What are your skills?", "Help", "What can you do for me?", "你能做什么？",
+      "What can you help me with?", "What kind of questions can you answer?", "Can you do math?", "Can you do sums?",
+      "Can you add numbers?", "Can you spell?", "What are you for?", "What do you do?", "Show me what you can do.",
+      "你会什么？", "你可以帮我做什么？"],
      [CAN_DO + " " + SMALL, CAN_DO]),
     (["What can't you do?", "What are your limits?", "What don't you know?", "Can you browse the web?",
       "Do you know the news?", "Can you write code?", "Can you answer any question?"],
      ["I only know a small world: " + CAN_DO[6:] + " I don't know facts about the world, the news or code, "
       "and I can't browse the web."]),
-    (["How were you trained?", "How were you made?", "Who trained you?", "How did you learn?", "Where do you come from?"],
+    (["How were you trained?", "How were you made?", "Who trained you?", "How did you learn?", "Where do you come from?",
+      "Who built you?", "Who created you?",
+      "Who is your creator?", "Where were you trained?", "谁训练了你？", "你是怎么训练的？"],
      ["I was trained from scratch on a CPU by chatcli's recipe: first on English and Chinese text "
       "(Shakespeare, the Brown corpus, the Bible, Tang poems) together with chat examples, then tuned "
       "with preference pairs (DPO)."]),
@@ -69,11 +78,16 @@ IDENTITY = [
      ["No. I run entirely on this computer; nothing is sent anywhere."]),
     (["What is chatcli?", "What is this program?", "What does chatcli do?"],
      ["chatcli is a command-line chat assistant over a small transformer that you can train on your own machine."]),
-    (["How are you?", "How are you doing?", "How's it going?", "How do you feel?", "你好吗？"],
+    (["How are you?", "How are you doing?", "How's it going?", "How do you feel?", "你好吗？",
+      "how r u", "how are u", "What's up?", "Sup", "How's your day?", "你今天好吗？"],
      ["I'm fine, thank you! What would you like to try?", "Very well, thanks. Ask me a sum or a word."]),
-    (["Thanks", "Thank you", "Thank you very much", "Thanks a lot", "Great, thanks", "谢谢", "Cool, thanks!", "ok thanks"],
+    (["Thanks", "Thank you", "Thank you very much", "Thanks a lot", "Great, thanks", "谢谢", "Cool, thanks!", "ok thanks",
+      "thx", "ty", "thanks!!",
+      "Thanks, that was helpful", "That helped, thank you", "Much appreciated", "Cheers", "Cheers!", "Perfect, thanks",
+      "Awesome, thank you", "多谢", "谢谢你！", "非常感谢"],
      ["You're welcome!", "You're welcome. Anything else?", "Glad to help!"]),
-    (["Bye", "Goodbye", "See you", "See you later", "Good night", "再见"], ["Goodbye!", "Bye! Come back any time."]),
+    (["Bye", "Goodbye", "See you", "See you later", "Good night", "再见",
+      "bye bye", "cya", "ok goodbye", "I have to go", "Talk to you later", "拜拜"], ["Goodbye!", "Bye! Come back any time."]),
     (["Nice to meet you", "Pleased to meet you"], ["Nice to meet you too!"]),
     (["What is your favourite colour?", "Do you like music?", "Do you have feelings?", "Are you alive?",
       "Do you dream?"],
@@ -87,14 +101,20 @@ IDENTITY = [
 COUNTRIES = ["France", "Japan", "Brazil", "Canada", "Kenya", "Peru", "Norway", "Egypt", "India", "Mexico", "Spain"]
 PEOPLE = ["Napoleon", "Marie Curie", "Einstein", "Cleopatra", "Mozart", "Gandhi", "Newton", "Lincoln", "Confucius"]
 TOPICS = ["the stock market", "quantum physics", "the weather", "football", "cooking rice", "my taxes",
-          "the election", "black holes", "bitcoin", "my car", "the moon landing", "vaccines", "Linux kernels"]
+          "the election", "black holes", "bitcoin", "my car", "the moon landing", "vaccines", "Linux kernels",
+          "the theory of evolution", "gravity", "photosynthesis", "World War II", "the French revolution",
+          "climate change", "democracy", "the human heart", "DNA"]
 OOS = ["What is the capital of {c}?", "What is the population of {c}?", "Who is the president of {c}?",
        "Who was {p}?", "When was {p} born?", "What did {p} discover?", "Tell me about {t}.",
        "Can you explain {t}?", "What's the latest news about {t}?", "How do I fix {t}?", "Write an essay about {t}.",
        "Write a Python program to sort a list.", "What will the weather be tomorrow?", "What time is it?",
        "What is the meaning of life?", "Who won the world cup?", "What is {a} times {b}?", "What is {big} + {big2}?",
        "How far is the sun?", "Translate this sentence into French.", "What is the square root of {b}?",
-       "Recommend a good book.", "What's the best phone to buy?", "{c}的首都是哪里？", "今天天气怎么样？"]
+       "Recommend a good book.", "What's the best phone to buy?", "{c}的首都是哪里？", "今天天气怎么样？",
+       "Explain {t}.", "Describe {t}.", "What do you think about {t}?", "Summarize {t}.", "Give me advice on {t}.",
+       "Who is the prime minister of {c}?", "What currency does {c} use?", "What language do they speak in {c}?",
+       "Can you order me a pizza?", "Book a table for two.", "Send an email to my boss.", "Set an alarm for 7am.",
+       "Call my mother.", "{c}有多少人口？", "谁是{p}？", "现在几点了？", "帮我写一首英文诗。"]
 IDK = ["I don't know that. " + CAN_DO,
        "Sorry, I don't know. I'm a small model with a narrow scope: " + CAN_DO[6:],
        "I don't know that one. " + SMALL + " " + CAN_DO]
@@ -140,12 +160,18 @@ ADD_Q = ["What is {a} + {b}?", "What is {a} plus {b}?", "{a} + {b} = ?", "{a}+{b
          "Calculate {a} + {b}.", "What's {a} plus {b}?", "How much is {a} + {b}?", "Compute {a} + {b}",
          "What do you get when you add {a} to {b}?", "What is the sum of {a} and {b}?", "Sum {a} and {b}.",
          "{a} plus {b} equals what?", "If I have {a} and get {b} more, how many do I have?", "{a} + {b} =",
-         "计算 {a} + {b}", "{a}加{b}等于多少？", "{a} 加 {b} 是多少？"]
+         "计算 {a} + {b}", "{a}加{b}等于多少？", "{a} 加 {b} 是多少？",
+         "Find the sum of {a} and {b}.", "{a} increased by {b}?", "Total of {a} and {b}?", "Add {b} to {a}.",
+         "You have {a} apples and get {b} more. How many apples now?", "There are {a} birds and {b} more come. How many birds?",
+         "A shop sold {a} books and then {b} more. How many books in all?", "{a}个苹果再加{b}个是多少？"]
 SUB_Q = ["What is {a} - {b}?", "What is {a} minus {b}?", "{a} - {b} = ?", "{a}-{b}", "{a} - {b}",
          "Subtract {b} from {a}.", "Calculate {a} - {b}.", "What's {a} minus {b}?", "How much is {a} - {b}?",
          "What do you get if you take {b} away from {a}?", "Compute {a} - {b}", "{a} take away {b}",
          "What is the difference between {a} and {b}?", "If I have {a} and give away {b}, how many are left?",
-         "{a} - {b} =", "计算 {a} - {b}", "{a}减{b}等于多少？", "{a} 减去 {b} 是多少？"]
+         "{a} - {b} =", "计算 {a} - {b}", "{a}减{b}等于多少？", "{a} 减去 {b} 是多少？",
+         "{a} decreased by {b}?", "Remove {b} from {a}. What remains?", "Take {b} away from {a}.", "{a} less {b}?",
+         "You have {a} apples and eat {b}. How many are left?", "There were {a} birds and {b} flew away. How many stayed?",
+         "{a}个苹果吃掉{b}个，还剩几个？"]
 
 
 def add_working(a: int, b: int) -> str:
@@ -248,7 +274,9 @@ def letters(rng: random.Random, scope: Scope, word: str | None = None, kind: str
 MEAN_Q = ["What does {w} mean?", "What does the word \"{w}\" mean?", "Define {w}.", "Define the word '{w}'.",
           "What is the meaning of {w}?", "Meaning of {w}?", "What is a definition of {w}?", "Explain the word {w}.",
           "{w}: what does it mean?", "What's the meaning of the word {w}?", "Give me the definition of {w}.",
-          "“{w}”是什么意思？", "{w} 这个词是什么意思？"]
+          "“{w}”是什么意思？", "{w} 这个词是什么意思？",
+          "Tell me the meaning of {w}.", "What is meant by {w}?", "Can you define {w}?", "I want to know what {w} means.",
+          "Explain what {w} means.", "{w} means what?", "英文 {w} 是什么意思？", "{w} 的意思是什么？", "解释一下 {w}。"]
 ZH_Q = ["How do you say {w} in Chinese?", "What is {w} in Chinese?", "Translate {w} into Chinese.",
         "What is the Chinese word for {w}?", "Say {w} in Chinese.", "Chinese for \"{w}\"?", "Translate '{w}' to Chinese.",
         "{w} in Chinese?", "“{w}”用中文怎么说？", "{w} 的中文是什么？", "把 {w} 翻译成中文。"]
