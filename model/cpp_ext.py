@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from model.engine import error_summary
 from model.fast import FastDecoder
 from model.kv_cache import KVCache
 
@@ -115,8 +116,7 @@ def load_extension(build: bool = True, notify: Callable[[str], None] | None = No
         mod = load(name, [str(SOURCE)], build_directory=str(d), extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
                    verbose=False)
     except Exception as e:  # compiler errors, a missing ninja, a failed import: all mean "not here"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CppUnavailable(f"building the C++ decode step failed ({type(e).__name__}: {first[:160]})") from e
+        raise CppUnavailable(f"building the C++ decode step failed ({error_summary(e)})") from e
     sys.modules.setdefault(name, mod)
     return _checked(mod)
 

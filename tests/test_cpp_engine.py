@@ -144,6 +144,20 @@ def test_cpp_fallback_when_build_fails(tmp_path, monkeypatch):
     assert engine.decode_one(logits.argmax(-1), 3, cache).shape == (1, CFG.vocab_size)
 
 
+def test_failed_build_is_summarised_in_one_line(tmp_path, monkeypatch):
+    import model.cpp_ext as cpp_ext
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cpp_ext, "_compiler", lambda: "/usr/bin/c++")
+
+    def failing_load(*a, **k):
+        raise RuntimeError("Error building extension 'x'\n[1/2] c++ ... long compiler output")
+
+    monkeypatch.setattr("torch.utils.cpp_extension.load", failing_load)
+    with pytest.raises(cpp_ext.CppUnavailable) as info:
+        cpp_ext.load_extension(build=True)
+    assert str(info.value) == "building the C++ decode step failed (RuntimeError: Error building extension 'x')"
+
+
 def test_cpp_unsuitable_model_falls_back_with_one_notice(tmp_path, monkeypatch):
     import model.cpp_ext as cpp_ext
     from model.compiled import make_engine
