@@ -7,7 +7,7 @@ Written with the `gguf` package (llama.cpp's own writer), architecture "llama":
 - q and k projections permuted per head from the rotate-half RoPE layout that chatcli (and Hugging
   Face) use to the interleaved-pairs layout llama.cpp's "llama" RoPE expects;
 - the SentencePiece vocabulary as tokenizer.ggml.* ("llama" model: pieces, scores, token types,
-  bos/eos/unk ids, the space prefix), plus the chat template in Jinja form;
+  bos/eos/unk ids, the space prefix), plus the chat template in Jinja form (tokenizer.chat.jinja_template);
 - `outtype` "f32" (everything F32) or "q8_0" (2-D weights as Q8_0, norms F32).
 The reader side (`read_gguf`) is used by the tests and by nothing else.
 """
@@ -20,7 +20,7 @@ import torch
 
 from chatcli.errors import ChatcliError
 from model.checkpoint import atomic_output
-from tokenizer.chat import ChatTemplate
+from tokenizer.chat import ChatTemplate, jinja_template
 
 OUTTYPES = ("f32", "q8_0")
 # chatcli state-dict suffix -> llama.cpp tensor name inside block N
@@ -31,8 +31,7 @@ BLOCK_NAMES = {
     "feed_forward.w1.weight": "ffn_gate.weight", "feed_forward.w3.weight": "ffn_up.weight",
     "feed_forward.w2.weight": "ffn_down.weight",
 }
-CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>' + m['content'] + '<|end|>' }}"
-                 "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}")
+CHAT_TEMPLATE = jinja_template(checked=False)  # the plain form, without role checks
 
 
 def interleave_rope_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:

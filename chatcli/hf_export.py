@@ -7,13 +7,13 @@ chatcli joins a model to its tokenizer.
     tokenizer_config.json                                    LlamaTokenizer, special tokens, chat_template
     special_tokens_map.json                                  bos/eos/unk and the chat markers
 
-The chat template (Jinja, as `tokenizer.apply_chat_template` runs it) renders exactly what
-tokenizer.chat.ChatTemplate builds: <s>, then <|role|>text<|end|> per message, then <|assistant|>
-for the generation prompt. `legacy: true` makes the HF tokenizer start the text after each marker
-with SentencePiece's word-boundary prefix, as our per-message encoding does, so the token ids
-match too (except for message text that spells a marker, such as "<|end|>": transformers turns it
-into the marker, chatcli's encoder never does). Loading tokenizer.model in transformers needs
-`sentencepiece` and `protobuf`.
+The chat template (Jinja, as `tokenizer.apply_chat_template` runs it; tokenizer.chat.jinja_template
+writes it from the marker spellings) renders exactly what tokenizer.chat.ChatTemplate builds: <s>,
+then <|role|>text<|end|> per message, then <|assistant|> for the generation prompt. `legacy: true`
+makes the HF tokenizer start the text after each marker with SentencePiece's word-boundary prefix,
+as our per-message encoding does, so the token ids match too (except for message text that spells a
+marker, such as "<|end|>": transformers turns it into the marker, chatcli's encoder never does).
+Loading tokenizer.model in transformers needs `sentencepiece` and `protobuf`.
 """
 from __future__ import annotations
 
@@ -21,20 +21,9 @@ import shutil
 from pathlib import Path
 
 from model.checkpoint import FILE_MODE, atomic_write_json
+from tokenizer.chat import jinja_template
 
-CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{% for message in messages %}"
-    "{% if message['role'] not in ['system', 'user', 'assistant'] %}"
-    "{{ raise_exception('roles are system, user and assistant') }}"
-    "{% endif %}"
-    "{% if message['role'] == 'system' and not loop.first %}"
-    "{{ raise_exception('a system message may only come first') }}"
-    "{% endif %}"
-    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
-)
+CHAT_TEMPLATE = jinja_template(checked=True)  # also refuses unknown roles and a late system message
 
 
 def tokenizer_files(tok) -> tuple[dict, dict]:

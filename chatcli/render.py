@@ -1,6 +1,6 @@
-"""Terminal output: the one rich Console factory (`make_console`) and the one colour rule
-(`color_allowed`: a terminal, and NO_COLOR unset). Every console of chatcli comes from here: the
-chat UI, `inspect`, `logs`, `bench`, training progress bars.
+"""Terminal output: the one rich Console factory (`make_console`), the one colour rule
+(`color_allowed`: a terminal, and NO_COLOR unset) and the one terminal test (`is_terminal`). Every
+console of chatcli comes from here: the chat UI, `inspect`, `logs`, `bench`, training progress bars.
 
 stdout carries only answers; progress, stats and notices go to stderr.
 """
@@ -12,14 +12,16 @@ import sys
 from rich.console import Console
 
 
-def color_allowed(stream=None) -> bool:
-    stream = stream or sys.stdout
-    if os.environ.get("NO_COLOR"):
-        return False
+def is_terminal(stream) -> bool:
+    """Whether stream is a terminal (False for None, a closed stream, or one without isatty)."""
     try:
-        return stream.isatty()
+        return stream is not None and stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def color_allowed(stream=None) -> bool:
+    return not os.environ.get("NO_COLOR") and is_terminal(stream or sys.stdout)
 
 
 def make_console(stream) -> Console:

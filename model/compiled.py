@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import torch
 
+from model.engine import ReferenceEngine, error_summary
 from model.fast import FastDecoder
 from model.kv_cache import KVCache
 
@@ -74,8 +75,7 @@ class CompiledDecoder:
             for _ in range(2):  # the second call checks that the first one's guards hold
                 self.decode_one(token, 0, self.static)
         except Exception as e:  # Inductor raises many kinds; any of them means "not here"
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise CompileUnavailable(f"{type(e).__name__}: {first[:160]}") from e
+            raise CompileUnavailable(error_summary(e)) from e
 
 
 def _cpp_engine(fast: FastDecoder, batch: int, *, build: bool, notify: Callable[[str], None]):
@@ -94,7 +94,6 @@ def _cpp_engine(fast: FastDecoder, batch: int, *, build: bool, notify: Callable[
 
 def make_engine(model, kind: str = "auto", *, batch: int = 1, notify: Callable[[str], None] | None = None):
     """The decode engine of `kind` for a Transformer (int8-quantized or not); see module docstring."""
-    from model.engine import ReferenceEngine
     if kind not in KINDS:
         raise ValueError(f"unknown engine {kind!r} (use {', '.join(KINDS)})")
     if kind == "reference":

@@ -2,14 +2,16 @@
 
 The extension is built once with torch.utils.cpp_extension.load (about a minute) into the user cache
 ($CHATCLI_CACHE_DIR, else $XDG_CACHE_HOME/chatcli, else ~/.cache/chatcli)/cpp/<key>, the key a hash of the
-source, the flags, torch's and Python's versions and this CPU (the build uses -march=native). A later load
-imports that build's module file directly (no compiler, no ninja, no setuptools import), so `is_built()`
-tells a caller whether using the engine would compile. The module is named chatcli_decode_<key>, which is
+source, the flags, torch's and Python's versions and this CPU (the build uses -march=native), computed once a
+process (`build_key`; the cache root is read on every call). A later load imports that build's module file
+directly (no compiler, no ninja, no setuptools import), so `is_built()` tells a caller whether using the
+engine would compile. The module is named chatcli_decode_<key>, which is
 also the TORCH_EXTENSION_NAME its PYBIND11_MODULE is compiled under, so every build has its own name.
 Batch 1, fp32 on the CPU only; prefill stays FastDecoder's.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from model.engine import error_summary
 from model.fast import FastDecoder
 from model.kv_cache import KVCache
 
@@ -45,12 +48,19 @@ def _cpu_id() -> bytes:
     return platform.processor().encode()
 
 
+@functools.lru_cache(maxsize=1)
+def build_key() -> str:
+    """The build's key: computed once a process (it hashes the source and reads /proc/cpuinfo, and
+    make_engine("auto") asks on every call); build_key.cache_clear() forgets it."""
+    return hashlib.sha256(SOURCE.read_bytes() + torch.__version__.encode() + platform.machine().encode()
+                          + sys.version.encode() + _cpu_id() + " ".join(FLAGS).encode()).hexdigest()[:16]
+
+
 def build_dir() -> Path:
+    """<cache root>/cpp/<key>: the root read from the environment on every call, the key memoised."""
     root = os.environ.get("CHATCLI_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "chatcli")
-    key = hashlib.sha256(SOURCE.read_bytes() + torch.__version__.encode() + platform.machine().encode()
-                         + sys.version.encode() + _cpu_id() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    return Path(root) / "cpp" / key
+    return Path(root) / "cpp" / build_key()
 
 
 def module_name(d: Path | None = None) -> str:
@@ -115,8 +125,7 @@ def load_extension(build: bool = True, notify: Callable[[str], None] | None = No
         mod = load(name, [str(SOURCE)], build_directory=str(d), extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
                    verbose=False)
     except Exception as e:  # compiler errors, a missing ninja, a failed import: all mean "not here"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CppUnavailable(f"building the C++ decode step failed ({type(e).__name__}: {first[:160]})") from e
+        raise CppUnavailable(f"building the C++ decode step failed ({error_summary(e)})") from e
     sys.modules.setdefault(name, mod)
     return _checked(mod)
 

@@ -11,6 +11,8 @@ plus `name` (reported by `chatcli bench`), `config`, `device` and `dtype`. Engin
 `ReferenceEngine` (the plain Transformer, here), `model.fast.FastDecoder` (fused, eager) and
 `model.compiled.CompiledDecoder` (one whole-step compiled graph). `as_engine` turns a bare
 Transformer (or an int8-quantized one) into the reference engine, so callers may pass either.
+`error_summary` is the one line an engine builder (model.compiled, model.cpp_ext) gives for why a
+build failed.
 """
 from __future__ import annotations
 
@@ -68,3 +70,9 @@ def as_engine(model) -> Engine:
     if hasattr(model, "decode_one") and hasattr(model, "prefill"):
         return model
     return ReferenceEngine(model)
+
+
+def error_summary(e: BaseException, width: int = 160) -> str:
+    """"Type: first line of the message" (at most width characters of it; the type alone if it is empty)."""
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return f"{type(e).__name__}: {first[:width]}"

@@ -144,6 +144,20 @@ def test_cpp_fallback_when_build_fails(tmp_path, monkeypatch):
     assert engine.decode_one(logits.argmax(-1), 3, cache).shape == (1, CFG.vocab_size)
 
 
+def test_failed_build_is_summarised_in_one_line(tmp_path, monkeypatch):
+    import model.cpp_ext as cpp_ext
+    monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cpp_ext, "_compiler", lambda: "/usr/bin/c++")
+
+    def failing_load(*a, **k):
+        raise RuntimeError("Error building extension 'x'\n[1/2] c++ ... long compiler output")
+
+    monkeypatch.setattr("torch.utils.cpp_extension.load", failing_load)
+    with pytest.raises(cpp_ext.CppUnavailable) as info:
+        cpp_ext.load_extension(build=True)
+    assert str(info.value) == "building the C++ decode step failed (RuntimeError: Error building extension 'x')"
+
+
 def test_cpp_unsuitable_model_falls_back_with_one_notice(tmp_path, monkeypatch):
     import model.cpp_ext as cpp_ext
     from model.compiled import make_engine
@@ -188,6 +202,31 @@ def test_auto_picks_fast_when_not_built(tmp_path, monkeypatch):
     with pytest.raises(CppUnavailable, match="not built"):
         load_extension(build=False)
     assert not (tmp_path / "cpp").exists()  # nothing was created either
+
+
+def test_auto_hashes_the_build_key_once_a_process_but_follows_the_cache_dir(tmp_path, monkeypatch):
+    import model.cpp_ext as cpp_ext
+    from model.compiled import make_engine
+    reads = []
+    real = cpp_ext._cpu_id
+    monkeypatch.setattr(cpp_ext, "_cpu_id", lambda: reads.append(1) or real())
+    cpp_ext.build_key.cache_clear()
+    try:
+        model = Transformer(CFG).eval()
+        monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path / "a"))
+        for _ in range(3):
+            assert make_engine(model, "auto").name == "fast"
+        assert len(reads) == 1  # /proc/cpuinfo read (and the source hashed) once, not per call
+        monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path / "b"))
+        assert cpp_ext.build_dir() == tmp_path / "b" / "cpp" / cpp_ext.build_key()
+        cpp_ext.module_path().parent.mkdir(parents=True)
+        cpp_ext.module_path().write_bytes(b"")  # a build under b only
+        assert cpp_ext.is_built()
+        monkeypatch.setenv("CHATCLI_CACHE_DIR", str(tmp_path / "a"))
+        assert not cpp_ext.is_built() and make_engine(model, "auto").name == "fast"
+        assert len(reads) == 1
+    finally:
+        cpp_ext.build_key.cache_clear()  # the next caller hashes with the real _cpu_id
 
 
 def test_stale_build_without_decode_step_is_refused(tmp_path, monkeypatch):

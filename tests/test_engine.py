@@ -7,7 +7,7 @@ import torch
 
 from model.compiled import CompiledDecoder, make_engine
 from model.config import ModelConfig
-from model.engine import Engine, ReferenceEngine, as_engine
+from model.engine import Engine, ReferenceEngine, as_engine, error_summary
 from model.fast import FastDecoder
 from model.generate import GenerationStats, decode_n
 from model.kv_cache import PrefixCache
@@ -82,6 +82,13 @@ def test_compile_failure_falls_back_with_one_notice(model, monkeypatch):
     assert len(notices) == 1 and "no C++ compiler found" in notices[0] and "fast engine" in notices[0]
     assert "\n" not in notices[0]
     assert list(decode_n(engine, [1, 2], GREEDY)) == list(decode_n(model, [1, 2], GREEDY))
+
+
+def test_error_summary_is_one_short_line():
+    assert error_summary(RuntimeError("  no compiler\nlong details\n")) == "RuntimeError: no compiler"
+    assert error_summary(OSError()) == "OSError: OSError"  # an empty message: the type stands in
+    assert error_summary(ValueError("x" * 500)) == "ValueError: " + "x" * 160
+    assert error_summary(ValueError("abcdef"), width=3) == "ValueError: abc"
 
 
 def test_compiled_engine_refuses_foreign_cache_and_batch(model, monkeypatch):

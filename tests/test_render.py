@@ -65,3 +65,10 @@ def test_pipes_get_plain_text(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert not render.color_allowed(sys.stdout) and not ANSI.search(_printed(render.out_console()))
+
+
+def test_is_terminal_is_false_for_what_is_not_one(tmp_path):
+    closed = open(tmp_path / "f", "w")
+    closed.close()
+    assert not any(render.is_terminal(s) for s in (None, io.StringIO(), object(), closed))
+    assert render.is_terminal(FakeTTY())

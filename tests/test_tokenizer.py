@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenizer.chat import ChatTemplate
+from tokenizer.chat import END, ROLES, ChatTemplate, jinja_template, marker
 from tokenizer.sp import SPECIAL_TOKENS, Tokenizer, TokenizerError, train_tokenizer
 from tokenizer.stream import StreamDecoder
 
@@ -82,6 +82,51 @@ def test_helpers_for_encoded_text_agree_with_the_rendering(tokenizer):
     prompt = tpl.render_prompt(msgs[:2])
     assert prompt[-len(tpl.generation_prefix):] == tpl.generation_prefix == [tokenizer.special["<|assistant|>"]]
     assert prompt + tpl.reply_ids("hello there") == ids
+
+
+# what chatcli/hf_export.py and chatcli/gguf_export.py wrote when each spelled its template by hand
+HF_TEMPLATE_BEFORE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{% if message['role'] not in ['system', 'user', 'assistant'] %}"
+    "{{ raise_exception('roles are system, user and assistant') }}"
+    "{% endif %}"
+    "{% if message['role'] == 'system' and not loop.first %}"
+    "{{ raise_exception('a system message may only come first') }}"
+    "{% endif %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+)
+GGUF_TEMPLATE_BEFORE = ("{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>' + m['content'] + '<|end|>' }}"
+                        "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}")
+
+
+def test_jinja_template_is_byte_identical_to_the_hand_spelled_ones():
+    from chatcli.gguf_export import CHAT_TEMPLATE as GGUF
+    from chatcli.hf_export import CHAT_TEMPLATE as HF
+    assert jinja_template(checked=True) == HF == HF_TEMPLATE_BEFORE
+    assert jinja_template(checked=False) == GGUF == GGUF_TEMPLATE_BEFORE
+
+
+def test_markers_are_spelled_in_one_place():
+    assert SPECIAL_TOKENS == tuple(marker(name) for name in (*ROLES, END))
+
+
+@pytest.mark.parametrize("checked", [True, False])
+def test_jinja_template_renders_the_marker_layout(checked):
+    jinja2 = pytest.importorskip("jinja2")
+
+    def raise_exception(msg):
+        raise ValueError(msg)
+
+    tpl = jinja2.Environment().from_string(jinja_template(checked=checked))
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    out = tpl.render(messages=msgs, bos_token="<s>", add_generation_prompt=True, raise_exception=raise_exception)
+    assert out == "<s><|system|>Be brief.<|end|><|user|>hi<|end|><|assistant|>"
+    if checked:
+        with pytest.raises(ValueError, match="may only come first"):
+            tpl.render(messages=msgs[::-1], bos_token="<s>", raise_exception=raise_exception)
 
 
 @pytest.mark.parametrize("bad", [[{"role": "robot", "content": "x"}], [{"role": "user"}],

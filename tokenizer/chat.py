@@ -7,6 +7,8 @@ who types "<|assistant|>" gets the characters, not the marker. Only this module 
 callers that hold already-encoded text (context fitting, the session's generated answers, DPO
 replies) ask `wrap`, `reply_ids` and `generation_prefix` rather than building marker ids by hand.
 The loss mask covers assistant text and the <|end|> that closes it, nothing else.
+`marker` spells the markers and `jinja_template` writes this same template in Jinja for the
+exporters (Hugging Face's apply_chat_template, llama.cpp's GGUF chat template).
 """
 from __future__ import annotations
 
@@ -16,6 +18,41 @@ from typing import TypedDict
 from tokenizer.sp import Tokenizer, TokenizerError
 
 ROLES = ("system", "user", "assistant")
+END = "end"
+MARKER_OPEN, MARKER_CLOSE = "<|", "|>"
+
+
+def marker(name: str) -> str:
+    """A marker's spelling: marker("user") == "<|user|>", marker(END) == "<|end|>"."""
+    return MARKER_OPEN + name + MARKER_CLOSE
+
+
+def _lit(text: str) -> str:
+    """text as a single-quoted Jinja string literal."""
+    assert "'" not in text and "\\" not in text, f"a marker spelling needs no escaping: {text!r}"
+    return f"'{text}'"
+
+
+def jinja_template(*, checked: bool = True) -> str:
+    """This module's template as Jinja text: bos_token, then marker + content + end marker per message,
+    then the assistant marker when add_generation_prompt is set.
+
+    checked=True (the Hugging Face export) also refuses unknown roles and a system message after the
+    first; checked=False is the plain form the GGUF export writes. Each form is byte for byte what its
+    exporter wrote when it spelled the template by hand (a test holds both texts).
+    """
+    m = "message" if checked else "m"
+    role = f"{m}['role']"
+    checks = ""
+    if checked:
+        roles = ", ".join(_lit(r) for r in ROLES)
+        checks = ("{% if " + role + " not in [" + roles + "] %}"
+                  "{{ raise_exception('roles are system, user and assistant') }}{% endif %}"
+                  "{% if " + role + " == 'system' and not loop.first %}"
+                  "{{ raise_exception('a system message may only come first') }}{% endif %}")
+    turn = " + ".join([_lit(MARKER_OPEN), role, _lit(MARKER_CLOSE), f"{m}['content']", _lit(marker(END))])
+    return ("{{ bos_token }}{% for " + m + " in messages %}" + checks + "{{ " + turn + " }}{% endfor %}"
+            "{% if add_generation_prompt %}{{ " + _lit(marker("assistant")) + " }}{% endif %}")
 
 
 class Message(TypedDict):
@@ -28,8 +65,8 @@ class ChatTemplate:
         if not tok.has_chat_tokens:
             raise TokenizerError("this tokenizer has no chat markers (<|user|> ...); use --raw completion")
         self.tok = tok
-        self.role_ids = {r: tok.special[f"<|{r}|>"] for r in ROLES}
-        self.end_id = tok.special["<|end|>"]
+        self.role_ids = {r: tok.special[marker(r)] for r in ROLES}
+        self.end_id = tok.special[marker(END)]
 
     @property
     def stop_ids(self) -> list[int]:

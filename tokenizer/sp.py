@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-# Control symbols, in id order after unk=0, bos=1, eos=2.
+# Control symbols, in id order after unk=0, bos=1, eos=2; spelled as tokenizer.chat.marker spells them (a test checks).
 SPECIAL_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")
 MODEL_FILE = "tokenizer.model"
 

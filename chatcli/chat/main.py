@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatcli.errors import ChatcliError
+from chatcli.render import is_terminal
 
 
 @dataclass
@@ -103,7 +104,7 @@ def run(o: ChatOptions) -> int:
     from chatcli.chat.ui import UI
     settings = sampling_from(o)
     ui = UI()
-    interactive = o.prompt is None and _isatty(sys.stdin)
+    interactive = o.prompt is None and is_terminal(sys.stdin)
     if interactive and o.json:
         raise ChatcliError("--json needs a prompt: give it as an argument or on stdin")
     store = _open_log(o, lambda m: print(m, file=sys.stderr, flush=True))
@@ -146,9 +147,3 @@ def run(o: ChatOptions) -> int:
     finally:
         log.record(session)  # also the partial answer of an interrupted one-shot
 
-
-def _isatty(stream) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError):
-        return False

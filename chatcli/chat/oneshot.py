@@ -14,6 +14,7 @@ import sys
 
 from chatcli.chat.ui import printable
 from chatcli.errors import ChatcliError
+from chatcli.render import is_terminal
 
 
 def read_stdin_bytes(stream=None) -> bytes:
@@ -99,13 +100,7 @@ def run_oneshot(session, prompt: str, *, as_json: bool = False, show_stats: bool
 def oneshot_prompt(argument: str | None, warn) -> str:
     """Read stdin when it is not a terminal and join it with the argument."""
     stdin_text = None
-    if sys.stdin is not None and not _isatty(sys.stdin):
+    if sys.stdin is not None and not is_terminal(sys.stdin):
         stdin_text = decode_input(read_stdin_bytes(), warn)
     return join_prompt(argument, stdin_text)
 
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

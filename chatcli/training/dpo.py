@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +50,9 @@ def dpo(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions
     easily, plain DPO can lower both replies' log-probs and drift off into replies it never wrote."""
     with training_runtime(opts, cfg.seed) as (dist, device, dtype):
         check_fresh_out(opts)
-        bundle = load_base(model_dir, device)
-        model, tok, template = bundle.model, bundle.tokenizer, bundle.template
+        bundle, cfg = load_base(model_dir, device, cfg)
+        model, tok, template, T = bundle.model, bundle.tokenizer, bundle.template, cfg.context
         ref = copy.deepcopy(model).eval().requires_grad_(False)
-        T = min(cfg.context or model.config.max_seq_len, model.config.max_seq_len)
-        cfg = replace(cfg, context=T)
         corpus = load_corpus(data, kinds=("pref",), what="preference")
         train_docs, val_docs = corpus.split(val_frac, cfg.seed)
         if not train_docs:

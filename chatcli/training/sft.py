@@ -49,22 +49,23 @@ def pad_rows(rows: list[tuple[list[int], list[int]]], length: int, pad_id: int) 
     return ids, mask
 
 
-def load_base(model_dir: Path, device: torch.device):
+def load_base(model_dir: Path, device: torch.device, cfg: TrainConfig):
+    """(bundle in training mode, cfg with its context fitted: --context capped at the model's, the
+    model's when unset), for the chat-template stages (sft, dpo)."""
     bundle = load_bundle(model_dir, device=device, dtype=torch.float32)
     if bundle.template is None:
         raise ChatcliError(f"{model_dir}: tokenizer has no chat markers; retrain it with this version of chatcli")
     bundle.model.train()
-    return bundle
+    longest = bundle.model.config.max_seq_len
+    return bundle, replace(cfg, context=min(cfg.context or longest, longest))
 
 
 def sft(data: Sequence[str], model_dir: Path, cfg: TrainConfig, opts: RunOptions, *, packing: bool = True,
         val_frac: float = 0.05) -> dict:
     with training_runtime(opts, cfg.seed) as (dist, device, dtype):
         check_fresh_out(opts)
-        bundle = load_base(model_dir, device)
-        model, tok, template = bundle.model, bundle.tokenizer, bundle.template
-        T = min(cfg.context or model.config.max_seq_len, model.config.max_seq_len)
-        cfg = replace(cfg, context=T)
+        bundle, cfg = load_base(model_dir, device, cfg)
+        model, tok, template, T = bundle.model, bundle.tokenizer, bundle.template, cfg.context
         corpus = load_corpus(data, kinds=("chat", "text"), what="chat or text")
         train_docs, val_docs = corpus.split(val_frac, cfg.seed)
         if not train_docs:
