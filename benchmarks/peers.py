@@ -31,11 +31,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.config import preset  # noqa: E402
-from model.engine import ReferenceEngine  # noqa: E402
+from model.engine import ReferenceEngine, sampler_of  # noqa: E402
 from model.fast import FastDecoder  # noqa: E402
 from model.generate import decode_steps  # noqa: E402
 from model.quantize import quantize_int8  # noqa: E402
-from model.sampling import SamplingConfig, make_generator, sample  # noqa: E402
+from model.sampling import SamplingConfig, make_generator  # noqa: E402
 from model.transformer import Transformer  # noqa: E402
 
 TOP_P = SamplingConfig(temperature=0.8, top_p=0.95, repeat_penalty=1.0)
@@ -56,9 +56,10 @@ def hf_model(model: Transformer):
 
 @torch.inference_mode()
 def run_ours(engine, gen: int, sampling: SamplingConfig | None = None) -> float:
-    """Seconds for a 1-token prompt + gen tokens (greedy, or sampled); one host sync at the end."""
-    g = make_generator(0)
-    pick = (lambda logits: logits.argmax(-1)) if sampling is None else (lambda logits: sample(logits, sampling, g))
+    """Seconds for a 1-token prompt + gen tokens (greedy, or sampled with the engine's sampler, as the decode
+    loop draws); one host sync at the end."""
+    g, draw = make_generator(0), sampler_of(engine)
+    pick = (lambda logits: logits.argmax(-1)) if sampling is None else (lambda logits: draw(logits, sampling, g))
     cache = engine.new_cache(1, gen + 1)
     t0 = time.perf_counter()
     for token in decode_steps(engine, torch.ones(1, 1, dtype=torch.long), cache, gen, pick):  # noqa: B007 (the last token is synced after the loop)
