@@ -3,7 +3,7 @@
     python benchmarks/peers.py                                   # bundled model + the three stories shapes
     python benchmarks/peers.py --shapes bundled,stories15m --gen 128 --reps 5 --threads 1
     python benchmarks/peers.py --shapes bundled --compiled       # also the whole-step compiled engine (minutes to compile)
-    python benchmarks/peers.py --shapes bundled,stories15m --cpp  # also the C++ whole-step engine (model/cpp_ext.py)
+    python benchmarks/peers.py --shapes bundled,stories15m --cpp  # also the C++ whole-step engine, fp32 and int8
 
 For each shape: the bundled model (`bundled`, its real weights and tokenizer) or a random-weight
 chatcli Transformer (seed 0); a LlamaForCausalLM carrying the same weights (model.hf); and, when
@@ -12,7 +12,8 @@ by `chatcli convert to-gguf`'s writer as F32 and Q8_0. Every engine generates `g
 after a 1-token prompt (gen forward passes each); chatcli's engines run through the one decode
 loop (model.generate.decode_steps). Engines run interleaved, one repetition of each in turn, so
 background load hits all of them alike; reported: tok/s (median over reps) and ratios:
-fp32 vs llama.cpp F32, int8 vs llama.cpp Q8_0, fast vs transformers, and top-p/min-p vs greedy.
+fp32 vs llama.cpp F32, int8 (fast and cpp) vs llama.cpp Q8_0, fast vs transformers, and top-p/min-p vs
+greedy (sampled through the engine's own sampler where it has one: model.engine.sampler_of).
 """
 from __future__ import annotations
 
@@ -131,6 +132,9 @@ def bench_shape(name: str, gen: int, reps: int, *, with_hf: bool = True, with_ll
         if ce.name == "cpp":
             engines["cpp fp32"] = lambda: run_ours(ce, gen)
             engines["cpp fp32 top-p"] = lambda: run_ours(ce, gen, TOP_P)
+        c8 = make_engine(quantize_int8(_copy(model)), "cpp", notify=lambda m: print(f"notice: {m}", file=sys.stderr))
+        if c8.name == "cpp":
+            engines["cpp int8"] = lambda: run_ours(c8, gen)
     folder = Path(tempfile.mkdtemp(prefix="peers-"))
     if with_llama:
         try:
@@ -165,7 +169,8 @@ def ratios(r: dict) -> dict[str, float]:
     t = r["tok_s"]
     out = {}
     for ours, peer in (("fast fp32", "llama.cpp F32"), ("fast int8", "llama.cpp Q8_0"), ("fast fp32", "transformers fp32"),
-                       ("cpp fp32", "llama.cpp F32"), ("cpp fp32", "transformers fp32"), ("cpp fp32", "fast fp32")):
+                       ("cpp fp32", "llama.cpp F32"), ("cpp fp32", "transformers fp32"), ("cpp fp32", "fast fp32"),
+                       ("cpp int8", "llama.cpp Q8_0"), ("cpp int8", "fast int8"), ("cpp int8", "cpp fp32")):
         if ours in t and peer in t:
             out[f"{ours} / {peer}"] = t[ours] / t[peer]
     for k in t:

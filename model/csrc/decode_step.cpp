@@ -20,6 +20,10 @@
 #include <mutex>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "common.h"
 #include "sample.h"
 
@@ -78,7 +82,16 @@ struct Packed {
 constexpr int64_t NV = BLK / 8;
 
 inline v8 row8(const float* p) { return *reinterpret_cast<const v8*>(p); }
+#if defined(__AVX2__)
+// Eight int8 weights as floats: one sign-extending load (vpmovsxbd) and one convert; GCC's
+// __builtin_convertvector from int8 lanes compiled to eight scalar converts.
+inline v8 row8(const int8_t* p) {
+  const __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));  // (8,) int32
+  return reinterpret_cast<v8>(_mm256_cvtepi32_ps(w));
+}
+#else
 inline v8 row8(const int8_t* p) { return __builtin_convertvector(*reinterpret_cast<const v8b*>(p), v8); }
+#endif
 
 // y[n] (+)= sum_k x[k] * W^T[k, n] (* scale[n] for int8) for the columns of blocks b0..b1-1.
 template <typename W>
