@@ -3,7 +3,7 @@
     python benchmarks/peers.py                                   # bundled model + the three stories shapes
     python benchmarks/peers.py --shapes bundled,stories15m --gen 128 --reps 5 --threads 1
     python benchmarks/peers.py --shapes bundled --compiled       # also the whole-step compiled engine (minutes to compile)
-    python benchmarks/peers.py --shapes bundled,stories15m --cpp  # also the C++ whole-step engine (model/cpp_ext.py)
+    python benchmarks/peers.py --shapes bundled,stories15m --cpp  # also the C++ whole-step engine, fp32 and int8
 
 For each shape: the bundled model (`bundled`, its real weights and tokenizer) or a random-weight
 chatcli Transformer (seed 0); a LlamaForCausalLM carrying the same weights (model.hf); and, when
@@ -12,7 +12,8 @@ by `chatcli convert to-gguf`'s writer as F32 and Q8_0. Every engine generates `g
 after a 1-token prompt (gen forward passes each); chatcli's engines run through the one decode
 loop (model.generate.decode_steps). Engines run interleaved, one repetition of each in turn, so
 background load hits all of them alike; reported: tok/s (median over reps) and ratios:
-fp32 vs llama.cpp F32, int8 vs llama.cpp Q8_0, fast vs transformers, and top-p/min-p vs greedy.
+fp32 vs llama.cpp F32, int8 (fast and cpp) vs llama.cpp Q8_0, fast vs transformers, and top-p/min-p vs
+greedy (sampled through the engine's own sampler where it has one: model.engine.sampler_of).
 """
 from __future__ import annotations
 
@@ -31,11 +32,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.config import preset  # noqa: E402
-from model.engine import ReferenceEngine  # noqa: E402
+from model.engine import ReferenceEngine, sampler_of  # noqa: E402
 from model.fast import FastDecoder  # noqa: E402
 from model.generate import decode_steps  # noqa: E402
 from model.quantize import quantize_int8  # noqa: E402
-from model.sampling import SamplingConfig, make_generator, sample  # noqa: E402
+from model.sampling import SamplingConfig, make_generator  # noqa: E402
 from model.transformer import Transformer  # noqa: E402
 
 TOP_P = SamplingConfig(temperature=0.8, top_p=0.95, repeat_penalty=1.0)
@@ -56,9 +57,10 @@ def hf_model(model: Transformer):
 
 @torch.inference_mode()
 def run_ours(engine, gen: int, sampling: SamplingConfig | None = None) -> float:
-    """Seconds for a 1-token prompt + gen tokens (greedy, or sampled); one host sync at the end."""
-    g = make_generator(0)
-    pick = (lambda logits: logits.argmax(-1)) if sampling is None else (lambda logits: sample(logits, sampling, g))
+    """Seconds for a 1-token prompt + gen tokens (greedy, or sampled with the engine's sampler, as the decode
+    loop draws); one host sync at the end."""
+    g, draw = make_generator(0), sampler_of(engine)
+    pick = (lambda logits: logits.argmax(-1)) if sampling is None else (lambda logits: draw(logits, sampling, g))
     cache = engine.new_cache(1, gen + 1)
     t0 = time.perf_counter()
     for token in decode_steps(engine, torch.ones(1, 1, dtype=torch.long), cache, gen, pick):  # noqa: B007 (the last token is synced after the loop)
@@ -130,6 +132,9 @@ def bench_shape(name: str, gen: int, reps: int, *, with_hf: bool = True, with_ll
         if ce.name == "cpp":
             engines["cpp fp32"] = lambda: run_ours(ce, gen)
             engines["cpp fp32 top-p"] = lambda: run_ours(ce, gen, TOP_P)
+        c8 = make_engine(quantize_int8(_copy(model)), "cpp", notify=lambda m: print(f"notice: {m}", file=sys.stderr))
+        if c8.name == "cpp":
+            engines["cpp int8"] = lambda: run_ours(c8, gen)
     folder = Path(tempfile.mkdtemp(prefix="peers-"))
     if with_llama:
         try:
@@ -164,7 +169,8 @@ def ratios(r: dict) -> dict[str, float]:
     t = r["tok_s"]
     out = {}
     for ours, peer in (("fast fp32", "llama.cpp F32"), ("fast int8", "llama.cpp Q8_0"), ("fast fp32", "transformers fp32"),
-                       ("cpp fp32", "llama.cpp F32"), ("cpp fp32", "transformers fp32"), ("cpp fp32", "fast fp32")):
+                       ("cpp fp32", "llama.cpp F32"), ("cpp fp32", "transformers fp32"), ("cpp fp32", "fast fp32"),
+                       ("cpp int8", "llama.cpp Q8_0"), ("cpp int8", "fast int8"), ("cpp int8", "cpp fp32")):
         if ours in t and peer in t:
             out[f"{ours} / {peer}"] = t[ours] / t[peer]
     for k in t:

@@ -10,10 +10,10 @@ Prefill stays eager (its length varies). The engine owns one static cache per ba
 cache it hands out is always that one, and a step only reads positions <= pos (masked).
 
 `make_engine(model, kind)` is how callers pick a decode path: "reference", "fast", "compiled",
-"cpp" (model.cpp_ext: the whole batch-1 fp32 CPU step as one C++ call, built once into the user
-cache), or "auto": compiled on CUDA; on the CPU cpp when the model is fp32, batch 1 and the C++
-step is already built (auto never compiles), else fast (the measured compiled step did not win at
-our sizes: see benchmarks/RESULTS.md). When compiling fails (no C++ compiler, an unsupported op)
+"cpp" (model.cpp_ext: the whole batch-1 CPU step as one C++ call, fp32 or int8 weights, built once into
+the user cache), or "auto": compiled on CUDA; on the CPU cpp when the model is fp32 (int8-quantized or
+not), batch 1 and the C++ step is already built (auto never compiles), else fast (the measured
+compiled step did not win at our sizes: see benchmarks/RESULTS.md). When compiling fails (no C++ compiler, an unsupported op)
 or the model does not suit the engine asked for, it falls back to the fast engine and says so once
 through `notify`.
 """

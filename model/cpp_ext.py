@@ -1,13 +1,16 @@
-"""CppDecoder: FastDecoder's weights with decode_one as one C++ call (model/csrc/decode_step.cpp), and its build.
+"""CppDecoder: FastDecoder's weights with decode_one as one C++ call (model/csrc/decode_step.cpp), its one-call
+sampler (model/csrc/sample.cpp), and the extension's build.
 
 The extension is built once with torch.utils.cpp_extension.load (about a minute) into the user cache
 ($CHATCLI_CACHE_DIR, else $XDG_CACHE_HOME/chatcli, else ~/.cache/chatcli)/cpp/<key>, the key a hash of the
-source, the flags, torch's and Python's versions and this CPU (the build uses -march=native), computed once a
+sources, the flags, torch's and Python's versions and this CPU (the build uses -march=native), computed once a
 process (`build_key`; the cache root is read on every call). A later load imports that build's module file
 directly (no compiler, no ninja, no setuptools import), so `is_built()` tells a caller whether using the
 engine would compile. The module is named chatcli_decode_<key>, which is
 also the TORCH_EXTENSION_NAME its PYBIND11_MODULE is compiled under, so every build has its own name.
-Batch 1, fp32 on the CPU only; prefill stays FastDecoder's.
+Batch 1 on the CPU, fp32 activations over fp32 or int8 weights (model.quantize's per-output-column scales);
+prefill stays FastDecoder's. `CppDecoder.sample` is model.sampling.sample's distribution in one call (the
+decode loop uses it through model.engine.sampler_of); anything it does not take goes to `sample` itself.
 """
 from __future__ import annotations
 
@@ -26,8 +29,13 @@ import torch
 from model.engine import error_summary
 from model.fast import FastDecoder
 from model.kv_cache import KVCache
+from model.quantize import Int8Kernel
+from model.sampling import SamplingConfig, sample
 
-SOURCE = Path(__file__).parent / "csrc" / "decode_step.cpp"
+CSRC = Path(__file__).parent / "csrc"
+SOURCE = CSRC / "decode_step.cpp"
+SOURCES = [SOURCE, CSRC / "sample.cpp"]  # compiled and linked into one module
+HEADERS = [CSRC / "common.h", CSRC / "sample.h"]
 FLAGS = ["-O3", "-march=native", "-fopenmp"]
 BUILD_NOTICE = "compiling the C++ decode step once (about a minute; later runs reuse it)"
 
@@ -52,7 +60,8 @@ def _cpu_id() -> bytes:
 def build_key() -> str:
     """The build's key: computed once a process (it hashes the source and reads /proc/cpuinfo, and
     make_engine("auto") asks on every call); build_key.cache_clear() forgets it."""
-    return hashlib.sha256(SOURCE.read_bytes() + torch.__version__.encode() + platform.machine().encode()
+    sources = b"".join(p.read_bytes() for p in SOURCES + HEADERS)
+    return hashlib.sha256(sources + torch.__version__.encode() + platform.machine().encode()
                           + sys.version.encode() + _cpu_id() + " ".join(FLAGS).encode()).hexdigest()[:16]
 
 
@@ -122,7 +131,7 @@ def load_extension(build: bool = True, notify: Callable[[str], None] | None = No
     from torch.utils.cpp_extension import load
     d.mkdir(parents=True, exist_ok=True)
     try:
-        mod = load(name, [str(SOURCE)], build_directory=str(d), extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
+        mod = load(name, [str(p) for p in SOURCES], build_directory=str(d), extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
                    verbose=False)
     except Exception as e:  # compiler errors, a missing ninja, a failed import: all mean "not here"
         raise CppUnavailable(f"building the C++ decode step failed ({error_summary(e)})") from e
@@ -137,9 +146,16 @@ def supported(fast: FastDecoder) -> str | None:
     if fast.dtype != torch.float32:
         return f"it runs fp32 only, not {str(fast.dtype).replace('torch.', '')}"
     kernels = [k for layer in fast.layers for k in layer[1:] if not isinstance(k, torch.Tensor)] + [fast.head]
-    if not all(hasattr(k, "wt") for k in kernels):
-        return "it runs unquantized weights only, not int8"
+    if not all(hasattr(k, "wt") or isinstance(k, Int8Kernel) for k in kernels):
+        return "it runs fp32 or int8 weights only"
     return None
+
+
+def _matrix(kernel) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, scales) as DecodeStep takes them: W^T (K, N) fp32 and no scales, or int8 q (N, K) and (N,)."""
+    if isinstance(kernel, Int8Kernel):
+        return kernel.q[:, :kernel.in_features].contiguous(), kernel.scales.contiguous()  # (N, K), (N,)
+    return kernel.wt, torch.empty(0)  # (K, N)
 
 
 class CppDecoder:
@@ -153,9 +169,16 @@ class CppDecoder:
             raise ValueError(f"the cpp engine cannot run this model: {why}")
         ext = ext or load_extension()
         self.fast, self.config, self.dtype = fast, fast.config, fast.dtype
-        ws = [t for (an, qkv, wo, fn, w13, w2) in fast.layers
-              for t in (an.contiguous(), qkv.wt, wo.wt, fn.contiguous(), w13.wt, w2.wt)]
-        self._step = ext.DecodeStep(ws, fast.norm_w.contiguous(), fast.head.wt, fast.emb.contiguous(),
+        self.quantized = "int8" if isinstance(fast.head, Int8Kernel) else None
+        ws, scales = [], []
+        for an, *kernels in fast.layers:
+            (qkv, s_qkv), (wo, s_wo), fn, (w13, s_13), (w2, s_2) = [
+                k.contiguous() if isinstance(k, torch.Tensor) else _matrix(k) for k in kernels]
+            ws += [an.contiguous(), qkv, wo, fn, w13, w2]
+            scales += [s_qkv, s_wo, s_13, s_2]
+        head, s_head = _matrix(fast.head)
+        self._ext = ext
+        self._step = ext.DecodeStep(ws, scales + [s_head], fast.norm_w.contiguous(), head, fast.emb.contiguous(),
                                     fast.cos.contiguous(), fast.sin.contiguous(), fast.H, fast.KV, fast.D,
                                     fast.FF, fast.eps)
 
@@ -175,3 +198,12 @@ class CppDecoder:
         if pos >= self.config.max_seq_len:
             raise ValueError(f"position {pos} exceeds max_seq_len {self.config.max_seq_len}")
         return self._step.step(int(token), pos, cache.k, cache.v)  # (1, V)
+
+    def sample(self, logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None = None,
+               recent: torch.Tensor | None = None) -> torch.Tensor:
+        """model.sampling.sample for one fp32 CPU row in one C++ call: next token (1,); else sample itself."""
+        if (logits.shape[0] != 1 or logits.dtype != torch.float32 or logits.device.type != "cpu"
+                or (generator is not None and generator.device.type != "cpu")):
+            return sample(logits, cfg, generator, recent)
+        return self._ext.sample(logits, cfg.temperature, cfg.top_k, cfg.top_p, cfg.min_p, cfg.repeat_penalty,
+                                recent, generator)  # (1,)

@@ -7,7 +7,12 @@ explicit positions:
     prefill(ids (B, T), start, cache) -> logits (B, V)    ids at positions start..start+T-1
     decode_one(token (B,), pos, cache) -> logits (B, V)   one token at position pos
 
-plus `name` (reported by `chatcli bench`), `config`, `device` and `dtype`. Engines:
+plus `name` (reported by `chatcli bench`), `config`, `device` and `dtype`. An engine may also offer
+
+    sample(logits (B, V), cfg, generator, recent) -> (B,)  model.sampling.sample, faster
+
+(same signature and distribution); `sampler_of(engine)` is that method where it exists, else `sample`,
+and it is what the decode loop draws with (model.cpp_ext's engine has one: a single C++ call). Engines:
 `ReferenceEngine` (the plain Transformer, here), `model.fast.FastDecoder` (fused, eager) and
 `model.compiled.CompiledDecoder` (one whole-step compiled graph). `as_engine` turns a bare
 Transformer (or an int8-quantized one) into the reference engine, so callers may pass either.
@@ -21,6 +26,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from model.kv_cache import KVCache
+from model.sampling import sample
 
 
 @runtime_checkable
@@ -76,3 +82,8 @@ def error_summary(e: BaseException, width: int = 160) -> str:
     """"Type: first line of the message" (at most width characters of it; the type alone if it is empty)."""
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     return f"{type(e).__name__}: {first[:width]}"
+
+
+def sampler_of(engine):
+    """The engine's own `sample` where it has one (model.sampling.sample's signature and distribution), else sample."""
+    return getattr(engine, "sample", None) or sample

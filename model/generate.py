@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from model.engine import as_engine
+from model.engine import as_engine, sampler_of
 from model.kv_cache import KVCache, PrefixCache
 from model.sampling import SamplingConfig, make_generator, sample
 
@@ -57,14 +57,15 @@ class GenerationStats:
     reused_tokens: int = 0  # prompt ids whose keys/values came from the PrefixCache
 
 
-def _sampler(sampling: SamplingConfig, gen: torch.Generator, history: torch.Tensor):
-    """pick(logits (1, V)) -> token (1,), keeping the last repeat_window ids for the penalty."""
+def _sampler(sampling: SamplingConfig, gen: torch.Generator, history: torch.Tensor, draw=sample):
+    """pick(logits (1, V)) -> token (1,) by draw (model.sampling.sample or an engine's own), keeping the last
+    repeat_window ids for the penalty."""
     window = sampling.repeat_window if sampling.repeat_penalty != 1.0 else 0
     recent = history[-window:].clone() if window > 0 else None
 
     def pick(logits: torch.Tensor) -> torch.Tensor:
         nonlocal recent
-        token = sample(logits, sampling, gen, recent.view(1, -1) if recent is not None else None)  # (1,)
+        token = draw(logits, sampling, gen, recent.view(1, -1) if recent is not None else None)  # (1,)
         if recent is not None:
             recent = torch.cat([recent[1:] if recent.numel() >= window else recent, token])
         return token
@@ -101,7 +102,8 @@ def decode_n(engine, prompt: Sequence[int] | torch.Tensor, sampling: SamplingCon
     history = torch.tensor(ids, dtype=torch.long, device=engine.device)  # (T,)
     stop = set(int(s) for s in stop_ids)
     fed = ids[reuse:]  # ids whose keys/values this call writes, in order
-    steps = decode_steps(engine, history[reuse:].view(1, -1), cache, budget, _sampler(sampling, gen, history), reuse)
+    pick = _sampler(sampling, gen, history, sampler_of(engine))
+    steps = decode_steps(engine, history[reuse:].view(1, -1), cache, budget, pick, reuse)
     try:
         for _i, token in enumerate(steps):
             tid = int(token.item())

@@ -1,9 +1,10 @@
-"""The C++ decode step (model.cpp_ext) and its place in model.compiled.make_engine.
+"""The C++ decode step and sampler (model.cpp_ext) and their place in make_engine and the decode loop.
 
 Slow-marked (they compile the extension, about a minute): the step against FastDecoder on tiny MHA, GQA
-and MQA models up to the last position (same greedy tokens, close logits and caches), and `--engine cpp`
-building it. In the default run (nothing compiles): the fallback when the build fails, `auto` picking fast
-while nothing is built, and the engine lists agreeing.
+and MQA models up to the last position (same greedy tokens, close logits and caches), fp32 and int8 (against
+fast int8); the C++ sampler against model.sampling.sample (the same tokens from the same seed, and the
+sorted oracle's frequencies); `--engine cpp` building it. In the default run (nothing compiles): the
+fallback when the build fails, `auto` picking fast while nothing is built, and the engine lists agreeing.
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import torch
 
 from model.config import ModelConfig
 from model.fast import FastDecoder
+from model.generate import decode_n
+from model.quantize import quantize_int8
+from model.sampling import SamplingConfig, make_generator, sample
 from model.transformer import Transformer
 
 CFG = ModelConfig(vocab_size=200, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_hidden=96, max_seq_len=80)
@@ -101,6 +105,150 @@ def test_make_engine_cpp_and_auto_once_built(ext):
     assert make_engine(model, "auto", batch=2, notify=notes.append).name == "fast"
     assert make_engine(model.to(torch.bfloat16), "auto", notify=notes.append).name == "fast"
     assert notes == []  # nothing compiled, auto never complains
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_cpp_int8_matches_fast_int8(ext, shape):
+    """int8 weights: the fp32 step on the dequantized weights to 1e-4 (same greedy tokens), and fast int8
+    (bf16 activations in torch's int8 kernel) closely."""
+    from model.cpp_ext import CppDecoder
+    cfg = SHAPES[shape]
+    torch.manual_seed(2)
+    model = Transformer(cfg).eval()
+    exact = FastDecoder(_dequantized_copy(model))
+    packed = FastDecoder(_int8_copy(model))
+    cpp = CppDecoder(packed, ext)
+    assert cpp.quantized == "int8"
+    S = cfg.max_seq_len
+    c1, c2, c3 = exact.new_cache(1, S), cpp.new_cache(1, S), packed.new_cache(1, S)
+    ids = torch.tensor([[1, 5, 9, 3]])  # (1, 4)
+    tok = exact.prefill(ids, 0, c1).argmax(-1)  # (1,)
+    packed.prefill(ids, 0, c3)
+    c2.k.copy_(c1.k)  # the cpp engine prefills through fast int8 (bf16): start its steps from the exact cache
+    c2.v.copy_(c1.v)
+    for pos in range(4, S):
+        a, b, c = exact.decode_one(tok, pos, c1), cpp.decode_one(tok, pos, c2), packed.decode_one(tok, pos, c3)
+        assert torch.allclose(a, b, atol=1e-4), (pos, (a - b).abs().max())
+        assert (b - c).abs().max() < 0.05 * a.abs().max(), (pos, (b - c).abs().max())  # bf16 activations
+        assert a.argmax(-1).item() == b.argmax(-1).item()
+        tok = a.argmax(-1)
+
+
+def _int8_copy(model: Transformer) -> Transformer:
+    m = Transformer(model.config)
+    m.load_state_dict(model.state_dict())
+    return quantize_int8(m.eval())
+
+
+def _dequantized_copy(model: Transformer) -> Transformer:
+    """fp32, every linear (a tied head too, the embedding not) replaced by its int8 round trip q * scales."""
+    from model.quantize import quantize_weight
+    m = Transformer(model.config)
+    m.load_state_dict(model.state_dict())
+    for lin in [x for x in m.modules() if isinstance(x, torch.nn.Linear)]:
+        q, scales = quantize_weight(lin.weight)
+        lin.weight = torch.nn.Parameter(q.float() * scales[:, None], requires_grad=False)  # (N, K)
+    return m.eval()
+
+
+SAMPLE_CASES = [dict(temperature=0.0), dict(top_p=0.9), dict(top_p=0.5), dict(top_p=0.9, min_p=0.05),
+                dict(min_p=0.1, top_p=1.0), dict(top_k=5, top_p=1.0), dict(top_k=20, top_p=0.8, min_p=0.02),
+                dict(top_k=300, top_p=0.9), dict(top_k=300, top_p=1.0), dict(top_p=1.0)]
+
+
+def _ids(case: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in case.items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+@pytest.mark.parametrize("case", SAMPLE_CASES, ids=[_ids(c) for c in SAMPLE_CASES])
+def test_cpp_sample_draws_what_sample_draws(ext, case, penalty):
+    """From one seed the C++ sampler picks sample()'s tokens (it reads the generator as torch.rand does)."""
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(1, 1003, generator=g) * 2.0  # (1, V), V not a multiple of 8
+    recent = torch.randint(0, 1003, (1, 40), generator=g)  # (1, W), repeats included
+    cfg = SamplingConfig(**{"temperature": 0.9, "repeat_penalty": penalty, **case})
+    g1, g2 = make_generator(11), make_generator(11)
+    want = [sample(logits, cfg, g1, recent).item() for _ in range(400)]
+    got = [ext.sample(logits, cfg.temperature, cfg.top_k, cfg.top_p, cfg.min_p, cfg.repeat_penalty, recent, g2).item()
+           for _ in range(400)]
+    assert sum(a == b for a, b in zip(want, got)) >= 396  # equal but for a float rounding at a boundary
+    if want == got:
+        assert g1.get_state().equal(g2.get_state())  # and the same number of uniforms drawn
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("peaked", [False, True])
+@pytest.mark.parametrize("case", SAMPLE_CASES[1:], ids=[_ids(c) for c in SAMPLE_CASES[1:]])
+def test_cpp_sample_frequencies_match_sorted_oracle(ext, case, peaked):
+    """The C++ sampler's frequencies against test_sampling's sorted oracle, by a chi-square statistic."""
+    from test_sampling import oracle
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(1, 500, generator=g) * (4.0 if peaked else 0.5)  # (1, V)
+    cfg = SamplingConfig(temperature=0.9, repeat_penalty=1.0, **case)
+    n, gen = 40000, make_generator(0)
+    draws = torch.tensor([ext.sample(logits, cfg.temperature, cfg.top_k, cfg.top_p, cfg.min_p, 1.0, None, gen).item()
+                          for _ in range(n)])  # (n,)
+    want, got = oracle(logits, cfg), torch.bincount(draws, minlength=500).double()  # (V,), (V,)
+    assert not bool(((want == 0) & (got > 0)).any())  # nothing outside the support
+    expected = want.double() * n
+    big = expected >= 5  # pool the rare cells into one
+    obs = torch.cat([got[big], got[~big].sum().view(1)])
+    exp = torch.cat([expected[big], expected[~big].sum().view(1)])
+    keep = exp > 0
+    chi2 = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
+    df = max(int(keep.sum()) - 1, 1)
+    assert chi2 < df + 5 * (2 * df) ** 0.5 + 10, (chi2, df)  # about 5 sigma above the mean df
+
+
+@pytest.mark.slow
+def test_cpp_sample_seeds_and_default_generator(ext):
+    logits = torch.randn(1, 300)  # (1, V)
+    cfg = SamplingConfig(temperature=1.0, top_p=0.95, repeat_penalty=1.0)
+
+    def run(gen):
+        return [ext.sample(logits, 1.0, 0, 0.95, 0.0, 1.0, None, gen).item() for _ in range(50)]
+
+    assert run(make_generator(4)) == run(make_generator(4))
+    assert run(make_generator(4)) != run(make_generator(5))
+    torch.manual_seed(9)
+    a = run(None)  # the default generator, as sample(generator=None) uses it
+    torch.manual_seed(9)
+    assert a == [sample(logits, cfg, None).item() for _ in range(50)]
+
+
+@pytest.mark.slow
+def test_decode_loop_samples_through_the_cpp_engine(ext):
+    """decode_n draws with CppDecoder.sample (one call per token), the tokens fast + sample() give."""
+    from model.cpp_ext import CppDecoder
+    from model.engine import sampler_of
+    torch.manual_seed(3)
+    fast = FastDecoder(Transformer(CFG).eval())
+    cpp = CppDecoder(fast, ext)
+    assert sampler_of(fast) is sample and sampler_of(cpp) == cpp.sample
+    calls = []
+    own = cpp.sample
+    cpp.sample = lambda *a: calls.append(1) or own(*a)
+    cfg = SamplingConfig(temperature=1.0, top_p=0.9, repeat_penalty=1.2, seed=7, max_tokens=30)
+    got = list(decode_n(cpp, [1, 2, 3], cfg))
+    assert len(calls) == len(got) == 30
+    assert got == list(decode_n(fast, [1, 2, 3], cfg))
+    two = cpp.sample(torch.randn(2, CFG.vocab_size), cfg, make_generator(0))  # (2,): batch 2 goes to sample
+    assert two.shape == (2,)
+
+
+@pytest.mark.slow
+def test_make_engine_cpp_runs_int8(ext):
+    from model.compiled import make_engine
+    torch.manual_seed(4)
+    base = Transformer(CFG).eval()
+    notes: list[str] = []
+    engine = make_engine(_int8_copy(base), "cpp", notify=notes.append)
+    assert engine.name == "cpp" and engine.quantized == "int8" and notes == []
+    cfg = SamplingConfig(temperature=0.0, max_tokens=20)
+    assert list(decode_n(engine, [1, 2], cfg)) == list(decode_n(FastDecoder(_dequantized_copy(base)), [1, 2], cfg))
 
 
 BENCH = ["bench", "--shape", "d32,L1,H2,V100,S32", "--prompt-tokens", "4", "--gen-tokens", "3", "-r", "1",

@@ -1,10 +1,13 @@
-// One whole batch-1 fp32 decode step of the Llama-shaped Transformer in C++ (model.cpp_ext builds and wraps it).
+// One whole batch-1 decode step of the Llama-shaped Transformer in C++, fp32 activations over fp32 or int8
+// weights (model.cpp_ext builds and wraps it), and the extension's module (the sampler is sample.cpp).
 //
 // Input weights are FastDecoder's tensors: per layer the attention-norm weight (C,), W_qkv^T (C, (H+2KV)*D),
 // W_o^T (H*D, C), the ffn-norm weight (C,), W_13^T (C, 2F), W_2^T (F, C); then the final norm (C,), the head
-// W^T (C, V), the embedding (V, C) and the rope tables cos, sin_signed (S, 1, D). The norms, embedding and rope
-// tables are shared; each matrix is copied once into a column-blocked layout (see Packed) so a matrix-vector
-// product streams its weights strictly in order.
+// W^T (C, V), the embedding (V, C) and the rope tables cos, sin_signed (S, 1, D). A matrix may instead be
+// model.quantize's int8 q (N, K) with its per-output-column scales (N,) (w ~= q * scales[:, None]); the scales
+// list holds one entry per matrix (4 per layer, then the head), empty for fp32 ones. The norms, embedding and
+// rope tables are shared; each matrix is copied once into a column-blocked layout (see Packed) so a
+// matrix-vector product streams its weights strictly in order.
 // A step: embedding -> per layer [RMSNorm, QKV, RoPE at pos, K/V written into the KVCache (L, 1, KV, S, D),
 // causal GQA attention over 0..pos, x += W_o y, RMSNorm, SwiGLU, x += W_2 a] -> final RMSNorm -> logits (1, V).
 // Scratch buffers are allocated once; large products run over column blocks with at::parallel_for, small ones
@@ -17,63 +20,98 @@
 #include <mutex>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "common.h"
+#include "sample.h"
+
 namespace chatcli_decode {
+
+using chatcli_vec::fp;
+using chatcli_vec::hsum;
+using chatcli_vec::v8;
+using chatcli_vec::v8b;
 
 constexpr int64_t BLK = 64;               // output columns one task keeps in registers (8 AVX2 / 4 AVX-512 vectors)
 constexpr int64_t PARALLEL_MACS = 65536;  // below this many multiply-adds a product stays on one thread
 constexpr int64_t PARALLEL_ATTN = 32768;  // same for attention (T * D * H)
 
-const float* fp(const torch::Tensor& t) {
-  TORCH_CHECK(t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.device().is_cpu(),
-              "decode_step wants contiguous fp32 CPU tensors");
-  return t.data_ptr<float>();
-}
-
-// W^T (K, N) row-major repacked as (ceil(N / BLK), K, BLK), the last block zero-padded: block b holds columns
-// b*BLK .. b*BLK+BLK-1 for every k, contiguous, so y[block] = x @ W^T[:, block] reads one linear stream.
+// W^T (K, N) as (ceil(N / BLK), K, BLK), the last block zero-padded: block b holds columns b*BLK .. b*BLK+BLK-1
+// for every k, contiguous, so y[block] = x @ W^T[:, block] reads one linear stream. fp32 from W^T (K, N), or
+// int8 from q (N, K) with scales (N,) kept as (NB * BLK,): a column's products are summed, then scaled once.
 struct Packed {
-  torch::Tensor data;  // (NB, K, BLK)
+  torch::Tensor data;    // (NB, K, BLK) fp32 or int8
+  torch::Tensor scales;  // (NB * BLK,) fp32 for int8, undefined for fp32
   int64_t K = 0, N = 0, NB = 0;
+  bool int8 = false;
 
   Packed() = default;
-  explicit Packed(const torch::Tensor& wt) : K(wt.size(0)), N(wt.size(1)), NB((wt.size(1) + BLK - 1) / BLK) {
-    TORCH_CHECK(wt.dim() == 2, "a weight must be 2-d (K, N)");
-    const float* src = fp(wt);
-    data = torch::zeros({NB, K, BLK}, torch::kFloat32);  // (NB, K, BLK)
-    float* dst = data.data_ptr<float>();
-    for (int64_t b = 0; b < NB; ++b) {
-      const int64_t n0 = b * BLK, m = std::min(BLK, N - n0);
-      for (int64_t k = 0; k < K; ++k) std::copy(src + k * N + n0, src + k * N + n0 + m, dst + (b * K + k) * BLK);
+  Packed(const torch::Tensor& w, const torch::Tensor& sc) : int8(w.scalar_type() == torch::kInt8) {
+    TORCH_CHECK(w.dim() == 2 && w.is_contiguous() && w.device().is_cpu(),
+                "a weight must be a contiguous 2-d CPU tensor");
+    K = int8 ? w.size(1) : w.size(0);
+    N = int8 ? w.size(0) : w.size(1);
+    NB = (N + BLK - 1) / BLK;
+    if (!int8) {
+      TORCH_CHECK(sc.numel() == 0, "an fp32 weight has no scales");
+      const float* src = fp(w);  // (K, N)
+      data = torch::zeros({NB, K, BLK}, torch::kFloat32);  // (NB, K, BLK)
+      float* dst = data.data_ptr<float>();
+      for (int64_t b = 0; b < NB; ++b) {
+        const int64_t n0 = b * BLK, m = std::min(BLK, N - n0);
+        for (int64_t k = 0; k < K; ++k) std::copy(src + k * N + n0, src + k * N + n0 + m, dst + (b * K + k) * BLK);
+      }
+      return;
     }
+    TORCH_CHECK(sc.numel() == N, "an int8 weight (N, K) needs N scales");
+    const int8_t* src = w.data_ptr<int8_t>();  // (N, K)
+    data = torch::zeros({NB, K, BLK}, torch::kInt8);  // (NB, K, BLK)
+    int8_t* dst = data.data_ptr<int8_t>();
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t b = n / BLK, j = n % BLK;
+      for (int64_t k = 0; k < K; ++k) dst[(b * K + k) * BLK + j] = src[n * K + k];
+    }
+    scales = torch::zeros({NB * BLK}, torch::kFloat32);  // (NB * BLK,)
+    const torch::Tensor s32 = sc.to(torch::kFloat32).contiguous().view({-1});  // (N,)
+    std::copy(s32.data_ptr<float>(), s32.data_ptr<float>() + N, scales.data_ptr<float>());
   }
 };
 
-// Eight floats as one vector (GCC/Clang vector extension: a ymm register under AVX2/AVX-512, two xmm under
-// SSE). may_alias and aligned(4): read straight from any float array. A plain float loop over an acc[64]
-// array was compiled to scalar FMAs; this form gives one vector FMA per 8 columns.
-typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
 constexpr int64_t NV = BLK / 8;
 
-inline float hsum(v8 v) {
-  float s = 0.f;
-  for (int j = 0; j < 8; ++j) s += v[j];
-  return s;
+inline v8 row8(const float* p) { return *reinterpret_cast<const v8*>(p); }
+#if defined(__AVX2__)
+// Eight int8 weights as floats: one sign-extending load (vpmovsxbd) and one convert; GCC's
+// __builtin_convertvector from int8 lanes compiled to eight scalar converts.
+inline v8 row8(const int8_t* p) {
+  const __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));  // (8,) int32
+  return reinterpret_cast<v8>(_mm256_cvtepi32_ps(w));
 }
+#else
+inline v8 row8(const int8_t* p) { return __builtin_convertvector(*reinterpret_cast<const v8b*>(p), v8); }
+#endif
 
-// y[n] (+)= sum_k x[k] * W^T[k, n] for the columns of blocks b0..b1-1.
+// y[n] (+)= sum_k x[k] * W^T[k, n] (* scale[n] for int8) for the columns of blocks b0..b1-1.
+template <typename W>
 inline void mv_blocks(const float* __restrict x, const Packed& w, float* __restrict y, int64_t b0, int64_t b1,
                       bool accumulate) {
   const int64_t K = w.K;
-  const float* base = w.data.data_ptr<float>();
+  const W* base = w.data.data_ptr<W>();
+  const float* sc = w.int8 ? w.scales.data_ptr<float>() : nullptr;
   for (int64_t b = b0; b < b1; ++b) {
-    const float* __restrict wb = base + b * K * BLK;  // (K, BLK)
+    const W* __restrict wb = base + b * K * BLK;  // (K, BLK)
     v8 acc[NV] = {};
     for (int64_t k = 0; k < K; ++k) {
       const float xk = x[k];
-      const v8* wr = reinterpret_cast<const v8*>(wb + k * BLK);  // (BLK,)
-      for (int64_t j = 0; j < NV; ++j) acc[j] += xk * wr[j];
+      const W* wr = wb + k * BLK;  // (BLK,)
+      for (int64_t j = 0; j < NV; ++j) acc[j] += xk * row8(wr + 8 * j);
     }
     const int64_t n0 = b * BLK, m = std::min(BLK, w.N - n0);
+    if (sc) {
+      for (int64_t j = 0; j < NV; ++j) acc[j] *= row8(sc + n0 + 8 * j);
+    }
     const float* a = reinterpret_cast<const float*>(acc);
     float* __restrict yb = y + n0;
     if (accumulate) {
@@ -84,13 +122,21 @@ inline void mv_blocks(const float* __restrict x, const Packed& w, float* __restr
   }
 }
 
+inline void mv_any(const float* x, const Packed& w, float* y, int64_t b0, int64_t b1, bool accumulate) {
+  if (w.int8) {
+    mv_blocks<int8_t>(x, w, y, b0, b1, accumulate);
+  } else {
+    mv_blocks<float>(x, w, y, b0, b1, accumulate);
+  }
+}
+
 // y (N,) (+)= x (K,) @ W^T (K, N): blocks spread over the intra-op threads when the product is large enough.
 void matvec(const float* x, const Packed& w, float* y, bool accumulate) {
   if (w.K * w.N < PARALLEL_MACS || at::get_num_threads() < 2) {
-    mv_blocks(x, w, y, 0, w.NB, accumulate);
+    mv_any(x, w, y, 0, w.NB, accumulate);
     return;
   }
-  at::parallel_for(0, w.NB, 1, [&](int64_t b0, int64_t b1) { mv_blocks(x, w, y, b0, b1, accumulate); });
+  at::parallel_for(0, w.NB, 1, [&](int64_t b0, int64_t b1) { mv_any(x, w, y, b0, b1, accumulate); });
 }
 
 void rms_norm(const float* x, const float* w, float* out, int64_t C, double eps) {
@@ -146,33 +192,36 @@ struct Layer {
 
 class DecodeStep {
  public:
-  DecodeStep(std::vector<torch::Tensor> layer_weights, torch::Tensor norm_w, torch::Tensor head_t,
+  DecodeStep(std::vector<torch::Tensor> layer_weights, std::vector<torch::Tensor> scales, torch::Tensor norm_w,
+             torch::Tensor head_t,
              torch::Tensor emb, torch::Tensor cos, torch::Tensor sin, int64_t n_heads, int64_t n_kv_heads,
              int64_t head_dim, int64_t ffn_hidden, double eps)
       : norm_w_(norm_w), emb_(emb), cos_(cos), sin_(sin), H_(n_heads), KV_(n_kv_heads), D_(head_dim),
         F_(ffn_hidden), eps_(eps) {
     TORCH_CHECK(layer_weights.size() % 6 == 0, "six weight tensors per layer");
+    TORCH_CHECK(scales.size() == layer_weights.size() / 6 * 4 + 1, "one scales entry per matrix and the head");
     TORCH_CHECK(H_ > 0 && KV_ > 0 && H_ % KV_ == 0 && D_ % 2 == 0, "bad head counts");
     fp(norm_w_); fp(emb_); fp(cos_); fp(sin_);
     C_ = emb_.size(1);
     V_ = emb_.size(0);
-    TORCH_CHECK(head_t.size(0) == C_ && head_t.size(1) == V_, "head must be (C, V)");
+
     TORCH_CHECK(cos_.numel() == sin_.numel() && cos_.numel() % D_ == 0, "rope tables must be (S, 1, D)");
     const int64_t nq = H_ * D_, nqkv = nq + 2 * KV_ * D_;
-    for (size_t i = 0; i < layer_weights.size(); i += 6) {
+    for (size_t i = 0, si = 0; i < layer_weights.size(); i += 6, si += 4) {
       Layer l;
       l.attn_norm = layer_weights[i];
-      l.qkv = Packed(layer_weights[i + 1]);
-      l.wo = Packed(layer_weights[i + 2]);
+      l.qkv = Packed(layer_weights[i + 1], scales[si]);
+      l.wo = Packed(layer_weights[i + 2], scales[si + 1]);
       l.ffn_norm = layer_weights[i + 3];
-      l.w13 = Packed(layer_weights[i + 4]);
-      l.w2 = Packed(layer_weights[i + 5]);
+      l.w13 = Packed(layer_weights[i + 4], scales[si + 2]);
+      l.w2 = Packed(layer_weights[i + 5], scales[si + 3]);
       fp(l.attn_norm); fp(l.ffn_norm);
       TORCH_CHECK(l.qkv.K == C_ && l.qkv.N == nqkv && l.wo.K == nq && l.wo.N == C_ && l.w13.K == C_ &&
                   l.w13.N == 2 * F_ && l.w2.K == F_ && l.w2.N == C_, "layer weight shapes do not match the config");
       layers_.push_back(std::move(l));
     }
-    head_ = Packed(head_t);
+    head_ = Packed(head_t, scales.back());
+    TORCH_CHECK(head_.K == C_ && head_.N == V_, "head must be (C, V)");
     S_ = cos_.numel() / D_;
     x_.resize(C_); h_.resize(C_); qkv_.resize(nqkv); q_.resize(nq); y_.resize(nq); gu_.resize(2 * F_);
     act_.resize(F_);
@@ -249,7 +298,9 @@ class DecodeStep {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // module_local: two builds loaded in one process (another source hash) keep their own DecodeStep type
   pybind11::class_<chatcli_decode::DecodeStep>(m, "DecodeStep", pybind11::module_local())
-      .def(pybind11::init<std::vector<torch::Tensor>, torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor,
-                          torch::Tensor, int64_t, int64_t, int64_t, int64_t, double>())
+      .def(pybind11::init<std::vector<torch::Tensor>, std::vector<torch::Tensor>, torch::Tensor, torch::Tensor,
+                          torch::Tensor, torch::Tensor, torch::Tensor, int64_t, int64_t, int64_t, int64_t, double>())
       .def("step", &chatcli_decode::DecodeStep::step, pybind11::call_guard<pybind11::gil_scoped_release>());
+  m.def("sample", &chatcli_sample::sample_next,
+        "next token (1,) from logits (1, V): model.sampling.sample's distribution (model/csrc/sample.cpp)");
 }
